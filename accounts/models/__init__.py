@@ -1,0 +1,38 @@
+from .audit import AuditEvent
+from .base import PublicIdModel
+from .keys import ApiKey, KillSwitch
+from .oauth import OAuthState
+from .sandbox import SandboxAccount, SandboxCredential, SandboxPost
+from .social import (
+    InboxItem,
+    Lease,
+    MetricsSnapshot,
+    Platform,
+    SocialAccount,
+    SocialMetrics,
+    TokenRevocation,
+)
+from .users import CreatorProfile, Membership, User, UserManager, Workspace
+
+__all__ = [
+    "ApiKey",
+    "AuditEvent",
+    "CreatorProfile",
+    "InboxItem",
+    "KillSwitch",
+    "Lease",
+    "Membership",
+    "MetricsSnapshot",
+    "OAuthState",
+    "Platform",
+    "PublicIdModel",
+    "SandboxAccount",
+    "SandboxCredential",
+    "SandboxPost",
+    "SocialAccount",
+    "SocialMetrics",
+    "TokenRevocation",
+    "User",
+    "UserManager",
+    "Workspace",
+]

@@ -1,0 +1,23 @@
+"""Signal receivers. Deliberately none on MetricsSnapshot, InboxItem or PostTarget: a
+receiver there would turn the disconnect's one-statement cascade into per-row work."""
+
+from __future__ import annotations
+
+from django.db.models.signals import post_delete, post_save
+
+
+def social_metrics_changed(sender, instance, **kwargs) -> None:
+    from .services.followers import creator_followers_recompute_for_account
+
+    creator_followers_recompute_for_account(social_account_id=instance.social_account_id)
+
+
+def connect_receivers() -> None:
+    from .models import SocialMetrics
+
+    post_save.connect(
+        social_metrics_changed, sender=SocialMetrics, dispatch_uid="social_metrics_saved"
+    )
+    post_delete.connect(
+        social_metrics_changed, sender=SocialMetrics, dispatch_uid="social_metrics_deleted"
+    )

@@ -1,0 +1,266 @@
+"""Connecting a social account: OAuth 2 authorization code with PKCE (S256).
+
+``social_account_connect_start`` issues a single-use, expiring state; the platform sends
+the browser back with ``code`` and ``state``; ``social_account_connect_complete`` consumes
+the state, exchanges the code (network I/O outside any transaction), reads the profile
+and stores the account in one short transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts import selectors
+from accounts.models import OAuthState, SocialAccount, SocialMetrics, User
+from accounts.providers import (
+    Profile,
+    ProviderDefinitiveError,
+    ProviderError,
+    ProviderNotConfigured,
+    ProviderRequestError,
+    ProviderTransientError,
+    TokenSet,
+    provider_for,
+)
+from accounts.providers.base import pkce_pair
+from socialhub.api.errors import ApplicationError, ErrorCode
+
+from .actors import Actor
+from .audit import audit_event_record
+
+logger = logging.getLogger("socialhub.social")
+
+
+@dataclass(frozen=True)
+class ConnectStart:
+    authorization_url: str
+    state: str
+
+
+@dataclass(frozen=True)
+class ConnectResult:
+    account: SocialAccount
+    reconnected: bool
+
+
+def _state_hash(state: str) -> str:
+    return hashlib.sha256(state.encode()).hexdigest()
+
+
+def _provider(platform: str):
+    try:
+        return provider_for(platform)
+    except ProviderNotConfigured:
+        raise ApplicationError(
+            ErrorCode.VALIDATION,
+            f"{platform} cannot be connected in this deployment.",
+            i18n_key="creator.social.platform_not_configured",
+            details=[{"field": "platform", "message": "not configured"}],
+        ) from None
+
+
+def social_account_connect_start(*, user: User, platform: str, redirect_uri: str) -> ConnectStart:
+    """Issue a state (stored hashed) and a PKCE verifier (stored encrypted)."""
+    provider = _provider(platform)
+    state = secrets.token_urlsafe(32)
+    verifier, challenge = pkce_pair()
+    now = timezone.now()
+    OAuthState.objects.filter(user=user, expires_at__lt=now).delete()
+    OAuthState.objects.create(
+        state_hash=_state_hash(state),
+        user=user,
+        platform=platform,
+        redirect_uri=redirect_uri,
+        code_verifier=verifier,
+        expires_at=now + settings.OAUTH_STATE_TTL,
+    )
+    url = provider.authorization_url(
+        state=state, code_challenge=challenge, redirect_uri=redirect_uri, options={}
+    )
+    return ConnectStart(authorization_url=url, state=state)
+
+
+def _invalid_state() -> ApplicationError:
+    return ApplicationError(
+        ErrorCode.VALIDATION,
+        "The state is unknown, expired or already used; start the connection again.",
+        i18n_key="creator.social.invalid_state",
+        details=[{"field": "state", "message": "unknown, expired or already used"}],
+    )
+
+
+def _consume_state(*, user: User, platform: str, state: str) -> OAuthState:
+    """Mark the state used, atomically: of two concurrent callers only one gets it."""
+    now = timezone.now()
+    with transaction.atomic():
+        pending = (
+            OAuthState.objects.select_for_update()
+            .filter(state_hash=_state_hash(state), user=user, platform=platform)
+            .first()
+        )
+        if pending is None or pending.used_at is not None or pending.expires_at <= now:
+            raise _invalid_state()
+        pending.used_at = now
+        pending.save(update_fields=["used_at"])
+    return pending
+
+
+def _upstream_error(exc: ProviderError) -> ApplicationError:
+    if isinstance(exc, ProviderTransientError):
+        return ApplicationError(
+            ErrorCode.UNAVAILABLE,
+            "The platform did not answer; start the connection again shortly.",
+            i18n_key="creator.social.platform_unavailable",
+            headers={"Retry-After": str(int(exc.retry_after or 5))},
+        )
+    if isinstance(exc, (ProviderDefinitiveError, ProviderRequestError)):
+        return ApplicationError(
+            ErrorCode.VALIDATION,
+            f"The platform rejected the authorization: {exc}",
+            i18n_key="creator.social.oauth_failed",
+            details=[{"field": "code", "message": str(exc)}],
+        )
+    return ApplicationError(ErrorCode.INTERNAL)
+
+
+def social_account_connect_complete(
+    *, user: User, platform: str, code: str, state: str
+) -> ConnectResult:
+    """Finish the OAuth flow and store (or re-authorise) the account."""
+    pending = _consume_state(user=user, platform=platform, state=state)
+    provider = _provider(platform)
+    try:
+        tokens = provider.exchange_code(
+            code=code, redirect_uri=pending.redirect_uri, code_verifier=pending.code_verifier
+        )
+        profile = provider.fetch_profile(access_token=tokens.access_token)
+    except ProviderError as exc:
+        logger.warning("OAuth completion failed for %s: %s", platform, exc.__class__.__name__)
+        raise _upstream_error(exc) from None
+    return social_account_store_authorization(
+        user=user, platform=platform, tokens=tokens, profile=profile
+    )
+
+
+def _apply_profile(account: SocialAccount, profile: Profile) -> None:
+    account.platform_username = profile.username
+    account.display_name = profile.display_name
+    account.avatar_url = profile.avatar_url
+    account.account_type = profile.account_type
+    if profile.metadata:
+        account.metadata = {**account.metadata, **profile.metadata}
+
+
+def _apply_tokens(account: SocialAccount, tokens: TokenSet, now) -> None:
+    account.access_token = tokens.access_token
+    if tokens.refresh_token:  # never blank a stored refresh token
+        account.refresh_token = tokens.refresh_token
+    account.token_expires_at = tokens.expires_at
+    if tokens.scopes:
+        account.scopes = tokens.scopes
+    account.last_refreshed_at = now
+
+
+def _store_metrics(account: SocialAccount, profile: Profile, now) -> None:
+    """Saving the metrics row fires the receiver that recomputes total_followers."""
+    SocialMetrics.objects.update_or_create(
+        social_account=account,
+        defaults={
+            "follower_count": profile.follower_count,
+            "following_count": profile.following_count,
+            "post_count": profile.post_count,
+            "synced_at": now,
+        },
+    )
+
+
+def _already_connected(platform: str) -> ApplicationError:
+    return ApplicationError(
+        ErrorCode.CONFLICT,
+        f"Another {platform} account is already connected; disconnect it first.",
+        i18n_key="creator.social.already_connected",
+        i18n_vars={"platform": platform},
+    )
+
+
+def social_account_store_authorization(
+    *, user: User, platform: str, tokens: TokenSet, profile: Profile
+) -> ConnectResult:
+    """Create the account, or re-authorise it when the same upstream account comes back.
+
+    A different upstream account on a platform the user already has is a 409. Two
+    concurrent connects of one platform end with one row: the loser of the insert race
+    takes the re-authorisation path (or gets the 409) instead of an IntegrityError.
+    """
+    workspace = selectors.workspace_personal_for_user(user=user)
+    now = timezone.now()
+    for _attempt in range(2):
+        try:
+            with transaction.atomic():
+                existing = (
+                    SocialAccount.objects.select_for_update()
+                    .filter(user=user, platform=platform)
+                    .first()
+                )
+                if existing is not None:
+                    if existing.platform_user_id != profile.platform_user_id:
+                        raise _already_connected(platform)
+                    account, reconnected = existing, True
+                    previous_status = account.status
+                    account.status = SocialAccount.Status.ACTIVE
+                    account.status_reason = (
+                        f"reconnected (was {previous_status})"
+                        if previous_status != SocialAccount.Status.ACTIVE
+                        else account.status_reason
+                    )
+                    account.last_refresh_error = ""
+                    account.last_refresh_http_status = None
+                else:
+                    account = SocialAccount(
+                        workspace=workspace,
+                        user=user,
+                        platform=platform,
+                        platform_user_id=profile.platform_user_id,
+                        connected_at=now,
+                        verified=True,
+                    )
+                    reconnected = False
+                _apply_profile(account, profile)
+                _apply_tokens(account, tokens, now)
+                account.save()
+                _store_metrics(account, profile, now)
+                audit_event_record(
+                    actor=Actor.for_user(user),
+                    action="social_account.reconnected"
+                    if reconnected
+                    else "social_account.connected",
+                    workspace_id=account.workspace.public_id,
+                    subject_ids=[account.public_id, user.public_id],
+                    data={"platform": platform, "handle": account.platform_username},
+                )
+        except IntegrityError:
+            # Lost an insert race on (user, platform): retry once as a re-authorisation.
+            # On (workspace, platform, upstream id) it is someone else's connection.
+            if _attempt == 0:
+                continue
+            raise ApplicationError(
+                ErrorCode.CONFLICT,
+                "This platform account is already connected in this workspace.",
+                i18n_key="creator.social.account_taken",
+                i18n_vars={"platform": platform},
+            ) from None
+        logger.info(
+            "[social] %s %s for user %s",
+            "Reconnected" if reconnected else "Connected",
+            platform,
+            user.public_id,
+        )
+        return ConnectResult(account=account, reconnected=reconnected)
+    raise _already_connected(platform)  # pragma: no cover - the loop returns or raises

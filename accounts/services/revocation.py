@@ -1,0 +1,116 @@
+"""Revoking a disconnected account's tokens at the platform (best effort, retried).
+
+The outbox row is claimed with a short lease (so a worker that dies mid-call leaves the
+row for the sweep), the platform is called outside any transaction, and the row — the
+last copy of the tokens — is deleted once the platform confirms, refuses for good, or
+the attempts run out.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.crypto import TokenDecryptionError
+from accounts.models import TokenRevocation
+from accounts.providers import (
+    ProviderDefinitiveError,
+    ProviderError,
+    ProviderNotConfigured,
+    ProviderRequestError,
+    ProviderTransientError,
+    provider_for,
+)
+
+logger = logging.getLogger("socialhub.social")
+
+CLAIM_LEASE = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class RevocationOutcome:
+    status: str  # revoked | abandoned | not_due | retry
+    retry_in: int | None = None
+
+
+def _backoff_seconds(attempts: int) -> int:
+    return min(3600, 30 * 2 ** max(0, attempts - 1))
+
+
+def _claim(revocation_id: int):
+    now = timezone.now()
+    with transaction.atomic():
+        row = (
+            TokenRevocation.objects.select_for_update(skip_locked=True)
+            .defer("access_token", "refresh_token")
+            .filter(pk=revocation_id, next_attempt_at__lte=now)
+            .first()
+        )
+        if row is None:
+            return None, None
+        row.attempts += 1
+        row.next_attempt_at = now + CLAIM_LEASE
+        row.save(update_fields=["attempts", "next_attempt_at"])
+    try:
+        tokens = (
+            TokenRevocation.objects.filter(pk=revocation_id)
+            .values_list("access_token", "refresh_token")
+            .first()
+        )
+    except TokenDecryptionError:
+        tokens = "undecryptable"
+    return row, tokens
+
+
+def token_revocation_process(*, revocation_id: int) -> RevocationOutcome:
+    row, tokens = _claim(revocation_id)
+    if row is None or tokens is None:
+        return RevocationOutcome("not_due")
+    if tokens == "undecryptable":
+        logger.error("Token revocation %s: tokens do not decrypt; dropping them", row.pk)
+        TokenRevocation.objects.filter(pk=row.pk).delete()
+        return RevocationOutcome("abandoned")
+    access_token, refresh_token = tokens
+    try:
+        provider_for(row.platform).revoke(access_token=access_token, refresh_token=refresh_token)
+    except (ProviderDefinitiveError, ProviderRequestError) as exc:
+        # The grant is already dead, or the platform refuses for good: nothing to retry.
+        logger.info("Token revocation %s: platform refused (%s); done", row.pk, exc)
+    except (ProviderTransientError, ProviderNotConfigured) as exc:
+        if row.attempts >= settings.TOKEN_REVOCATION_MAX_ATTEMPTS:
+            logger.error(
+                "Token revocation %s for %s abandoned after %s attempts: %s",
+                row.pk,
+                row.account_public_id,
+                row.attempts,
+                exc,
+            )
+            TokenRevocation.objects.filter(pk=row.pk).delete()
+            return RevocationOutcome("abandoned")
+        delay = _backoff_seconds(row.attempts)
+        if isinstance(exc, ProviderTransientError) and exc.retry_after:
+            delay = max(delay, int(exc.retry_after))
+        TokenRevocation.objects.filter(pk=row.pk).update(
+            last_error=str(exc)[:500], next_attempt_at=timezone.now() + timedelta(seconds=delay)
+        )
+        return RevocationOutcome("retry", retry_in=delay)
+    except ProviderError as exc:  # pragma: no cover - every subclass is handled above
+        logger.error("Token revocation %s: unexpected provider error %s", row.pk, exc)
+        return RevocationOutcome("retry", retry_in=_backoff_seconds(row.attempts))
+    TokenRevocation.objects.filter(pk=row.pk).delete()
+    logger.info("Token revocation %s: revoked at %s", row.pk, row.platform)
+    return RevocationOutcome("revoked")
+
+
+def token_revocations_due(*, limit: int = 500) -> list[int]:
+    """Outbox rows whose on-commit task never finished (process died, broker down)."""
+    return list(
+        TokenRevocation.objects.filter(next_attempt_at__lte=timezone.now())
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:limit]
+    )

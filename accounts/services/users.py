@@ -1,0 +1,46 @@
+"""Registering users: the user, a personal workspace they own, and a creator profile."""
+
+from __future__ import annotations
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+
+from accounts.models import CreatorProfile, Membership, User, Workspace
+from socialhub.api.errors import ApplicationError, ErrorCode
+
+from .actors import Actor
+from .audit import audit_event_record
+
+
+def user_register(*, email: str, password: str, name: str) -> User:
+    email = User.objects.normalize_email(email).lower()
+    try:
+        validate_password(password, user=User(email=email, name=name))
+    except DjangoValidationError as exc:
+        raise ApplicationError(
+            ErrorCode.VALIDATION,
+            " ".join(exc.messages),
+            i18n_key="auth.register.weak_password",
+            details=[{"field": "password", "message": message} for message in exc.messages],
+        ) from None
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(email=email, password=password, name=name)
+            workspace = Workspace.objects.create(name=name or email, is_personal=True)
+            Membership.objects.create(workspace=workspace, user=user, role=Membership.Role.OWNER)
+            CreatorProfile.objects.create(user=user)
+            audit_event_record(
+                actor=Actor.for_user(user),
+                action="user.registered",
+                workspace_id=workspace.public_id,
+                subject_ids=[user.public_id],
+            )
+    except IntegrityError:
+        raise ApplicationError(
+            ErrorCode.CONFLICT,
+            "An account with this email already exists.",
+            i18n_key="auth.register.email_taken",
+            details=[{"field": "email", "message": "already registered"}],
+        ) from None
+    return user

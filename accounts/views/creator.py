@@ -1,0 +1,75 @@
+"""The creator-facing social API: list, connect (OAuth), disconnect, profile."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import selectors
+from accounts import serializers as s
+from accounts.services.actors import Actor
+from accounts.services.connect import (
+    social_account_connect_complete,
+    social_account_connect_start,
+)
+from accounts.services.disconnect import DisconnectReason, social_account_disconnect
+from socialhub.api.ratelimit import rate_limit
+
+
+class CreatorSocialListView(APIView):
+    @extend_schema(responses=s.CreatorSocialItem(many=True))
+    def get(self, request):
+        rows = selectors.social_account_list_for_creator(user=request.user)
+        return Response(s.CreatorSocialItem(rows, many=True).data)
+
+
+class CreatorSocialConnectStartView(APIView):
+    throttle_classes = [rate_limit("creator.social.connect")]
+
+    @extend_schema(request=s.ConnectStartRequest, responses=s.ConnectStartResponse)
+    def post(self, request):
+        body = s.ConnectStartRequest(data=request.data)
+        body.is_valid(raise_exception=True)
+        start = social_account_connect_start(
+            user=request.user,
+            platform=body.validated_data["platform"],
+            redirect_uri=body.validated_data["redirectUri"],
+        )
+        return Response(s.ConnectStartResponse(start).data)
+
+
+class CreatorSocialConnectView(APIView):
+    throttle_classes = [rate_limit("creator.social.connect")]
+
+    @extend_schema(request=s.ConnectRequest, responses=s.ConnectResponse)
+    def post(self, request):
+        body = s.ConnectRequest(data=request.data)
+        body.is_valid(raise_exception=True)
+        result = social_account_connect_complete(user=request.user, **body.validated_data)
+        return Response(s.ConnectResponse(result).data)
+
+
+class CreatorSocialDisconnectView(APIView):
+    throttle_classes = [rate_limit("creator.social.disconnect")]
+
+    @extend_schema(request=s.DisconnectRequest, responses={200: None})
+    def post(self, request):
+        body = s.DisconnectRequest(data=request.data)
+        body.is_valid(raise_exception=True)
+        account = selectors.social_account_get_for_creator(
+            user=request.user, platform=body.validated_data["platform"]
+        )
+        social_account_disconnect(
+            account=account,
+            actor=Actor.for_user(request.user),
+            reason=DisconnectReason.REVOKED_BY_USER,
+        )
+        return Response(None)
+
+
+class CreatorProfileView(APIView):
+    @extend_schema(responses=s.CreatorProfileResponse)
+    def get(self, request):
+        profile = selectors.creator_profile_get(user=request.user)
+        return Response(s.CreatorProfileResponse(profile).data)

@@ -1,0 +1,39 @@
+"""Serializer fields stricter than DRF's defaults: a string field accepts only strings."""
+
+from __future__ import annotations
+
+from django.core.validators import URLValidator
+from rest_framework import serializers
+
+
+class StrictCharField(serializers.CharField):
+    default_error_messages = {"invalid": "Must be a string."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictChoiceField(serializers.ChoiceField):
+    default_error_messages = {
+        "invalid_choice": "{input} is not one of the accepted values.",
+        "invalid": "Must be a string.",
+    }
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class HttpUrlField(StrictCharField):
+    """An absolute http(s) URL."""
+
+    default_error_messages = {"invalid": "Must be an absolute http(s) URL."}
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.validators.append(
+            URLValidator(schemes=["http", "https"], message=self.error_messages["invalid"])
+        )

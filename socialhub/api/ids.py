@@ -1,0 +1,39 @@
+"""Public ids: ``<prefix>_<uuid4>`` outside, a UUID primary key inside."""
+
+from __future__ import annotations
+
+import uuid
+
+from .errors import validation_error
+
+PREFIXES = {
+    "user": "usr",
+    "workspace": "ws",
+    "social_account": "sa",
+    "scheduled_post": "sp",
+    "post_target": "pt",
+    "api_key": "key",
+    "audit_event": "evt",
+    "webhook": "wh",
+}
+
+
+def format_public_id(prefix: str, value: uuid.UUID | str | None) -> str | None:
+    if value is None:
+        return None
+    return f"{prefix}_{value}"
+
+
+def parse_public_id(prefix: str, value: object, *, field: str = "id") -> uuid.UUID:
+    """The UUID inside ``<prefix>_<uuid>``; a malformed value is a 400 naming ``field``."""
+    message = f"Must be an id of the form {prefix}_<uuid>."
+    if not isinstance(value, str) or not value.startswith(prefix + "_"):
+        raise validation_error(field, message)
+    raw = value[len(prefix) + 1 :]
+    try:
+        parsed = uuid.UUID(raw)
+    except ValueError:
+        raise validation_error(field, message) from None
+    if str(parsed) != raw.lower() or len(raw) != 36:
+        raise validation_error(field, message)
+    return parsed

@@ -1,0 +1,74 @@
+"""Rate limits: django-ratelimit counts on the shared cache, DRF's throttle hook answers 429."""
+
+from __future__ import annotations
+
+import logging
+import math
+
+from django.conf import settings
+from django_ratelimit import ALL
+from django_ratelimit.core import get_usage
+from rest_framework.throttling import BaseThrottle
+
+from .errors import ApplicationError, ErrorCode
+
+logger = logging.getLogger("socialhub.api")
+
+
+_PERIOD_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def rate_period_seconds(rate: str) -> int:
+    """The window of a django-ratelimit rate such as ``30/h`` or ``100/5m``."""
+    _count, _, per = rate.partition("/")
+    multiplier = per[:-1] or "1"
+    return int(multiplier) * _PERIOD_SECONDS[per[-1].lower()]
+
+
+def _user_or_ip(group, request):
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        return f"user:{user.pk}"
+    return f"ip:{request.META.get('REMOTE_ADDR', '')}"
+
+
+class RateLimit(BaseThrottle):
+    """Counts each call of the view per caller under ``group`` (a key of ``RATELIMITS``).
+
+    Subclasses name the group; the rate comes from settings so operators can tune it.
+    The counter fails closed: with the cache down the request gets a 503, never a free pass.
+    """
+
+    group: str = ""
+
+    def allow_request(self, request, view) -> bool:
+        rate = settings.RATELIMITS[self.group]
+        try:
+            usage = get_usage(
+                request._request,
+                group=self.group,
+                key=_user_or_ip,
+                rate=rate,
+                method=ALL,
+                increment=True,
+            )
+        except Exception:
+            logger.warning("Rate-limit cache unavailable for %s", self.group, exc_info=True)
+            raise ApplicationError(
+                ErrorCode.UNAVAILABLE,
+                "Rate limiting is unavailable; retry shortly.",
+                headers={"Retry-After": "5"},
+            ) from None
+        if usage is None:
+            return True
+        period = rate_period_seconds(rate)
+        self._wait = min(period, max(1, math.ceil(usage["time_left"])))
+        return not usage["should_limit"]
+
+    def wait(self) -> float:
+        return getattr(self, "_wait", 1)
+
+
+def rate_limit(group: str) -> type[RateLimit]:
+    """A throttle class for one rate-limit group, for a view's ``throttle_classes``."""
+    return type(f"RateLimit[{group}]", (RateLimit,), {"group": group})
