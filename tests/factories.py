@@ -1,0 +1,125 @@
+"""factory_boy factories for the domain model."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import factory
+from django.utils import timezone
+
+from accounts.models import (
+    InboxItem,
+    Lease,
+    MetricsSnapshot,
+    Platform,
+    SocialAccount,
+    SocialMetrics,
+    User,
+    Workspace,
+)
+from accounts.services.users import user_register
+from scheduling.models import PostTarget, ScheduledPost
+
+DEFAULT_PASSWORD = "correct horse battery staple"
+
+
+class UserFactory(factory.Factory):
+    """Goes through ``user_register``: user, personal workspace, owner membership, profile."""
+
+    class Meta:
+        model = User
+
+    email = factory.Sequence(lambda n: f"creator{n}@example.com")
+    name = factory.Sequence(lambda n: f"Creator {n}")
+    password = DEFAULT_PASSWORD
+
+    @classmethod
+    def _create(cls, model_class, *, email, name, password):
+        return user_register(email=email, password=password, name=name)
+
+    @classmethod
+    def _build(cls, model_class, **kwargs):
+        raise NotImplementedError("users are always created through user_register")
+
+
+def personal_workspace(user: User) -> Workspace:
+    return Workspace.objects.get(is_personal=True, memberships__user=user)
+
+
+class SocialAccountFactory(factory.django.DjangoModelFactory):
+    """An active account with tokens; pass ``followers=N`` to also create its metrics row."""
+
+    class Meta:
+        model = SocialAccount
+        skip_postgeneration_save = True
+
+    user = factory.SubFactory(UserFactory)
+    workspace = factory.LazyAttribute(lambda o: personal_workspace(o.user))
+    platform = Platform.INSTAGRAM
+    platform_user_id = factory.Sequence(lambda n: f"upstream-{n}")
+    platform_username = factory.Sequence(lambda n: f"handle{n}")
+    display_name = factory.LazyAttribute(lambda o: o.platform_username.title())
+    access_token = factory.Sequence(lambda n: f"access-token-secret-{n}")
+    refresh_token = factory.Sequence(lambda n: f"refresh-token-secret-{n}")
+    token_expires_at = factory.LazyFunction(lambda: timezone.now() + dt.timedelta(hours=1))
+    scopes = factory.LazyFunction(lambda: ["profile:read", "posts:write"])
+
+    @factory.post_generation
+    def followers(obj, create, extracted, **kwargs):
+        if create and extracted is not None:
+            SocialMetrics.objects.create(social_account=obj, follower_count=extracted)
+
+
+class MetricsSnapshotFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = MetricsSnapshot
+
+    social_account = factory.SubFactory(SocialAccountFactory)
+    day = factory.Sequence(lambda n: dt.date(2026, 1, 1) + dt.timedelta(days=n))
+    follower_count = 100
+
+
+class InboxItemFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = InboxItem
+
+    social_account = factory.SubFactory(SocialAccountFactory)
+    platform_item_id = factory.Sequence(lambda n: f"comment-{n}")
+    author_handle = "fan"
+    text = "Nice post!"
+
+
+class ScheduledPostFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ScheduledPost
+
+    workspace = factory.LazyAttribute(lambda o: personal_workspace(o.author))
+    author = factory.SubFactory(UserFactory)
+    text = "Hello from socialhub"
+    scheduled_at = factory.LazyFunction(lambda: timezone.now() + dt.timedelta(hours=1))
+
+
+class PostTargetFactory(factory.django.DjangoModelFactory):
+    """A target with the account snapshot taken at creation, as the service does."""
+
+    class Meta:
+        model = PostTarget
+
+    social_account = factory.SubFactory(SocialAccountFactory)
+    post = factory.LazyAttribute(
+        lambda o: ScheduledPostFactory(
+            author=o.social_account.user, workspace=o.social_account.workspace
+        )
+    )
+    account_platform = factory.LazyAttribute(lambda o: o.social_account.platform)
+    account_handle = factory.LazyAttribute(lambda o: o.social_account.platform_username)
+
+
+class LeaseFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Lease
+
+    social_account = factory.SubFactory(SocialAccountFactory)
+    workspace = factory.LazyAttribute(lambda o: o.social_account.workspace)
+    account_public_id = factory.LazyAttribute(lambda o: o.social_account.public_id)
+    price_cents = 999
