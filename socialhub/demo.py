@@ -21,9 +21,9 @@ from accounts.services.users import user_register
 from scheduling.models import PostTarget, ScheduledPost
 
 DEMO_EMAIL = "demo@socialhub.local"
-DEMO_PASSWORD = "socialhub-demo-password"
+DEMO_PASSWORD = "violet-canyon-express"
 STAFF_EMAIL = "staff@socialhub.local"
-STAFF_PASSWORD = "socialhub-staff-password"
+STAFF_PASSWORD = "harbor-lantern-orbit"
 
 DEMO_ACCOUNTS = [
     (Platform.INSTAGRAM, "demo_creator", 12_400),
