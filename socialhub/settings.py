@@ -44,6 +44,22 @@ TOKEN_ENCRYPTION_KEYS = env_list("TOKEN_ENCRYPTION_KEYS", [DEV_TOKEN_ENCRYPTION_
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 REDIS_URL = os.environ.get("REDIS_URL", "").strip()
 
+
+def _check_fernet_keys(keys: list[str]) -> None:
+    from cryptography.fernet import Fernet
+
+    for index, key in enumerate(keys):
+        try:
+            Fernet(key.encode())
+        except (ValueError, TypeError):
+            raise ImproperlyConfigured(
+                f"TOKEN_ENCRYPTION_KEYS entry {index + 1} is not a Fernet key "
+                "(32 url-safe base64-encoded bytes)"
+            ) from None
+
+
+_check_fernet_keys(TOKEN_ENCRYPTION_KEYS)
+
 # Serve the sandbox provider and route every platform to it.
 SOCIALHUB_SANDBOX = env_bool("SOCIALHUB_SANDBOX", DEBUG)
 # Where the server reaches the sandbox (token, profile, revoke) and where browsers are sent
@@ -193,6 +209,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Connect, read, refresh and safely disconnect social-media accounts.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and docs are public: a stale Authorization header must not turn them into 401.
+    "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
@@ -201,6 +219,7 @@ RATELIMITS = {
     "creator.social.disconnect": os.environ.get("RATELIMIT_CREATOR_DISCONNECT", "30/h"),
     "creator.social.connect": os.environ.get("RATELIMIT_CREATOR_CONNECT", "60/h"),
     "auth.login": os.environ.get("RATELIMIT_LOGIN", "30/m"),
+    "auth.refresh": os.environ.get("RATELIMIT_REFRESH", "60/m"),
     "auth.register": os.environ.get("RATELIMIT_REGISTER", "30/m"),
 }
 RATELIMIT_FAIL_OPEN = False

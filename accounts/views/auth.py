@@ -44,7 +44,7 @@ class LoginView(PublicAPIView):
 
 
 class RefreshView(PublicAPIView):
-    throttle_classes = [rate_limit("auth.login")]
+    throttle_classes = [rate_limit("auth.refresh")]
 
     @extend_schema(request=s.RefreshTokenRequest, responses=s.TokenPairResponse)
     def post(self, request):

@@ -34,6 +34,8 @@ def parse_public_id(prefix: str, value: object, *, field: str = "id") -> uuid.UU
         parsed = uuid.UUID(raw)
     except ValueError:
         raise validation_error(field, message) from None
-    if str(parsed) != raw.lower() or len(raw) != 36:
+    # Only the canonical spelling we emit: one id, one string (ids are compared as strings in
+    # the audit trail and leases).
+    if str(parsed) != raw:
         raise validation_error(field, message)
     return parsed

@@ -61,6 +61,13 @@ class RateLimit(BaseThrottle):
             ) from None
         if usage is None:
             return True
+        if usage["limit"] == 0:
+            # django-ratelimit's own fail-closed answer: it could not read its counter.
+            raise ApplicationError(
+                ErrorCode.UNAVAILABLE,
+                "Rate limiting is unavailable; retry shortly.",
+                headers={"Retry-After": "5"},
+            )
         period = rate_period_seconds(rate)
         self._wait = min(period, max(1, math.ceil(usage["time_left"])))
         return not usage["should_limit"]

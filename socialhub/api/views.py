@@ -7,7 +7,7 @@ import logging
 from django.core.cache import cache
 from django.db import connection
 from django.http import JsonResponse
-from django.views.decorators.http import require_GET
+from django.views.decorators.csrf import csrf_exempt
 
 from .envelope import error_json_response
 from .errors import ApplicationError, ErrorCode
@@ -15,6 +15,9 @@ from .errors import ApplicationError, ErrorCode
 logger = logging.getLogger("socialhub.api")
 
 
+# Exempt from CSRF like every DRF view: otherwise a POST to an unknown /api/ path from a
+# cookie-less client gets Django's HTML CSRF page instead of the 404 envelope.
+@csrf_exempt
 def not_found_view(request, exception=None, **kwargs):
     return error_json_response(ApplicationError(ErrorCode.NOT_FOUND, "No such endpoint."))
 
@@ -31,9 +34,13 @@ def permission_denied_view(request, exception=None, **kwargs):
     return error_json_response(ApplicationError(ErrorCode.FORBIDDEN_ROLE, "Forbidden."))
 
 
-@require_GET
+@csrf_exempt
 def healthz(request):
     """Reports whether the database and the cache answer."""
+    if request.method != "GET":
+        return error_json_response(
+            ApplicationError(ErrorCode.METHOD_NOT_ALLOWED, headers={"Allow": "GET"})
+        )
     checks = {}
     try:
         with connection.cursor() as cursor:

@@ -1,0 +1,511 @@
+"""The shared API plumbing: envelope, error mapping, correlation id, public ids, rate limits."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+import pytest
+from django.db import connection
+from django.urls import path
+from rest_framework.test import APIClient
+
+import socialhub.urls
+from accounts.models import AuditEvent, User, Workspace
+from socialhub.api.correlation import CorrelationIdLogFilter
+from socialhub.api.errors import ApplicationError, ErrorCode
+from socialhub.api.ids import parse_public_id
+from socialhub.api.ratelimit import rate_period_seconds
+
+ERROR_KEYS = {"code", "message", "i18nKey", "i18nVars", "details", "correlationId"}
+PROFILE_URL = "/api/v1/creators/profile"
+LOGIN_URL = "/api/v1/auth/login"
+REGISTER_URL = "/api/v1/auth/register"
+SECRET_FAILURE_TEXT = "kaboom-internal-detail-7f3a"
+
+
+def assert_error_envelope(response, status: int, code: str) -> dict:
+    """The response is exactly the error envelope, carrying its own correlation id."""
+    assert response.status_code == status, response.content
+    assert response["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert set(body) == {"success", "error"}
+    assert body["success"] is False
+    error = body["error"]
+    assert set(error) == ERROR_KEYS
+    assert error["code"] == code
+    assert isinstance(error["message"], str) and error["message"]
+    assert isinstance(error["i18nKey"], str) and error["i18nKey"]
+    assert isinstance(error["i18nVars"], dict)
+    assert isinstance(error["details"], (list, dict))
+    assert error["correlationId"] == response["X-Correlation-ID"]
+    return error
+
+
+def _crashing_plain_view(request):
+    raise RuntimeError(SECRET_FAILURE_TEXT)
+
+
+# The real URLconf and error handlers, plus one plain (non-DRF) Django view that crashes.
+urlpatterns = [path("api/v1/_crash", _crashing_plain_view), *socialhub.urls.urlpatterns]
+handler400 = socialhub.urls.handler400
+handler403 = socialhub.urls.handler403
+handler404 = socialhub.urls.handler404
+handler500 = socialhub.urls.handler500
+
+
+# Success envelope ------------------------------------------------------------------------
+
+
+def test_success_wraps_payload_in_data(user, user_client):
+    response = user_client.get(PROFILE_URL)
+
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"success", "data"}
+    assert body["success"] is True
+    assert body["data"]["email"] == user.email
+    assert body["data"]["totalFollowers"] == 0
+
+
+def test_success_without_payload_is_bare_success(user, api_client):
+    login = api_client.post(
+        LOGIN_URL, {"email": user.email, "password": "correct horse battery staple"}, format="json"
+    )
+    refresh = login.json()["data"]["refreshToken"]
+
+    response = api_client.post("/api/v1/auth/logout", {"refreshToken": refresh}, format="json")
+
+    assert response.status_code == 200
+    assert response.json() == {"success": True}
+
+
+# Error envelope for every failure ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("debug", [False, True])
+@pytest.mark.parametrize(
+    "url", ["/api/v1/no-such-thing", "/api/v1/creators/nope/", "/api/v2/creators/social", "/api/"]
+)
+def test_unknown_api_path_is_404_envelope(settings, api_client, url, debug):
+    settings.DEBUG = debug
+
+    response = api_client.get(url)
+
+    error = assert_error_envelope(response, 404, "NOT_FOUND")
+    assert error["i18nKey"] == "common.not_found"
+
+
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+def test_unknown_api_path_is_404_envelope_for_writes_without_csrf_cookie(db, method):
+    """A real API client sends no CSRF cookie; it must still get the envelope, not HTML."""
+    client = APIClient(enforce_csrf_checks=True)
+
+    response = getattr(client, method)("/api/v1/no-such-thing", {"a": 1}, format="json")
+
+    assert_error_envelope(response, 404, "NOT_FOUND")
+
+
+def test_drf_views_need_no_csrf_cookie(db):
+    client = APIClient(enforce_csrf_checks=True)
+
+    response = client.post(REGISTER_URL, {}, format="json")
+
+    assert_error_envelope(response, 400, "VALIDATION")
+
+
+def test_wrong_method_is_405_envelope(api_client):
+    response = api_client.get(LOGIN_URL)
+
+    assert_error_envelope(response, 405, "METHOD_NOT_ALLOWED")
+
+
+def test_malformed_json_is_400_naming_body(api_client):
+    response = api_client.post(
+        LOGIN_URL, data='{"email": "a@b.c", ', content_type="application/json"
+    )
+
+    error = assert_error_envelope(response, 400, "VALIDATION")
+    assert error["i18nKey"] == "common.malformed_json"
+    assert len(error["details"]) == 1
+    assert error["details"][0]["field"] == "body"
+    assert error["details"][0]["message"]
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=xyz"],
+)
+def test_non_json_body_is_415_envelope(api_client, content_type):
+    response = api_client.post(LOGIN_URL, data="email=a@b.c&password=x", content_type=content_type)
+
+    assert_error_envelope(response, 415, "UNSUPPORTED_MEDIA_TYPE")
+
+
+def test_non_json_accept_is_406_envelope(user_client):
+    response = user_client.get(PROFILE_URL, HTTP_ACCEPT="text/html")
+
+    assert_error_envelope(response, 406, "NOT_ACCEPTABLE")
+
+
+def test_missing_credentials_is_401_envelope(api_client):
+    response = api_client.get(PROFILE_URL)
+
+    error = assert_error_envelope(response, 401, "AUTH_UNAUTHORIZED")
+    assert error["i18nKey"] == "auth.unauthorized"
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_unexpected_exception_in_drf_view_is_500_envelope_without_traceback(
+    user, monkeypatch, caplog
+):
+    def explode(**kwargs):
+        raise RuntimeError(SECRET_FAILURE_TEXT)
+
+    monkeypatch.setattr("accounts.selectors.creator_profile_get", explode)
+    client = APIClient(raise_request_exception=False)
+    client.force_authenticate(user)
+
+    with caplog.at_level(logging.ERROR, logger="socialhub.api"):
+        response = client.get(PROFILE_URL)
+
+    error = assert_error_envelope(response, 500, "INTERNAL")
+    assert error["i18nKey"] == "common.internal"
+    text = response.content.decode()
+    assert SECRET_FAILURE_TEXT not in text
+    assert "Traceback" not in text
+    assert "RuntimeError" not in text
+    # The detail goes to the log instead.
+    assert any(SECRET_FAILURE_TEXT in (r.exc_text or str(r.exc_info)) for r in caplog.records)
+
+
+@pytest.mark.urls(__name__)
+def test_unexpected_exception_in_plain_django_view_is_500_envelope(db):
+    client = APIClient(raise_request_exception=False)
+
+    response = client.get("/api/v1/_crash", HTTP_X_CORRELATION_ID="crash-corr-1")
+
+    error = assert_error_envelope(response, 500, "INTERNAL")
+    assert error["correlationId"] == "crash-corr-1"
+    assert SECRET_FAILURE_TEXT not in response.content.decode()
+
+
+def test_database_error_mid_request_is_500_and_changes_nothing(db, monkeypatch, caplog):
+    """The audit write fails with a real SQL error after the user row was inserted."""
+
+    def broken_audit(**kwargs):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT * FROM socialhub_no_such_table")
+
+    monkeypatch.setattr("accounts.services.users.audit_event_record", broken_audit)
+    workspaces_before = Workspace.objects.count()
+    client = APIClient(raise_request_exception=False)
+
+    response = client.post(
+        REGISTER_URL,
+        {"email": "dberror@example.com", "password": "a long enough passphrase", "name": "Db"},
+        format="json",
+    )
+
+    error = assert_error_envelope(response, 500, "INTERNAL")
+    assert "socialhub_no_such_table" not in response.content.decode()
+    assert "safe to retry" in error["message"]
+    assert not User.objects.filter(email="dberror@example.com").exists()
+    assert Workspace.objects.count() == workspaces_before
+    failure = next(
+        r for r in caplog.records if r.getMessage() == "Database failure while serving the request"
+    )
+    assert "socialhub_no_such_table" in str(failure.exc_info[1])
+
+
+def test_application_error_details_and_vars_reach_the_envelope(user, api_client):
+    """i18nVars and details set by a service are rendered, not dropped."""
+    response = api_client.post(LOGIN_URL, {"email": user.email, "password": "nope"}, format="json")
+
+    error = assert_error_envelope(response, 401, "AUTH_UNAUTHORIZED")
+    assert error["i18nVars"] == {"field": "email"}
+
+
+# Correlation id ----------------------------------------------------------------------------
+
+
+def test_generated_correlation_id_on_success_and_error(user_client, api_client):
+    ok = user_client.get(PROFILE_URL)
+    failed = api_client.get(PROFILE_URL)
+
+    for response in (ok, failed):
+        assert uuid.UUID(response["X-Correlation-ID"]).version == 4
+    assert ok["X-Correlation-ID"] != failed["X-Correlation-ID"]
+    assert failed.json()["error"]["correlationId"] == failed["X-Correlation-ID"]
+
+
+@pytest.mark.parametrize(
+    "header", ["HTTP_X_CORRELATION_ID", "HTTP_X_REQUEST_ID"], ids=["correlation", "request"]
+)
+@pytest.mark.parametrize(
+    "value", ["abc-123", "9f1c2b7e-6a1d-4c8b-9e1f-0a2b3c4d5e6f", "svc.gw:req_42", "a" * 128]
+)
+def test_sane_incoming_correlation_id_is_echoed(api_client, header, value):
+    response = api_client.get(PROFILE_URL, **{header: value})
+
+    assert response["X-Correlation-ID"] == value
+    assert response.json()["error"]["correlationId"] == value
+
+
+def test_correlation_id_header_wins_over_request_id(api_client):
+    response = api_client.get(
+        PROFILE_URL, HTTP_X_CORRELATION_ID="from-correlation", HTTP_X_REQUEST_ID="from-request"
+    )
+
+    assert response["X-Correlation-ID"] == "from-correlation"
+
+
+def test_insane_correlation_id_falls_back_to_sane_request_id(api_client):
+    response = api_client.get(
+        PROFILE_URL, HTTP_X_CORRELATION_ID="has space", HTTP_X_REQUEST_ID="req-77"
+    )
+
+    assert response["X-Correlation-ID"] == "req-77"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "a" * 129,
+        "has space",
+        "abc\r\nSet-Cookie: session=stolen",
+        "abc\nX-Injected: 1",
+        "abc\n",
+        "abc\r\n",
+        "caf\u00e9-id",
+        "\u0661\u0662\u0663",
+        "-leading-dash",
+        "",
+        "<script>",
+    ],
+    ids=[
+        "too-long",
+        "space",
+        "crlf-injection",
+        "lf-injection",
+        "trailing-lf",
+        "trailing-crlf",
+        "non-ascii",
+        "non-ascii-digits",
+        "leading-dash",
+        "empty",
+        "markup",
+    ],
+)
+@pytest.mark.parametrize("header", ["HTTP_X_CORRELATION_ID", "HTTP_X_REQUEST_ID"])
+def test_insane_incoming_correlation_id_is_replaced(user_client, header, value):
+    response = user_client.get(PROFILE_URL, **{header: value})
+
+    assert response.status_code == 200
+    generated = response["X-Correlation-ID"]
+    assert uuid.UUID(generated).version == 4
+    assert "Set-Cookie" not in response
+    assert "X-Injected" not in response
+
+
+def test_correlation_id_lands_in_audit_event(db, api_client):
+    response = api_client.post(
+        REGISTER_URL,
+        {"email": "audited@example.com", "password": "a long enough passphrase", "name": "Au"},
+        format="json",
+        HTTP_X_CORRELATION_ID="signup-corr-42",
+    )
+
+    assert response.status_code == 201
+    event = AuditEvent.objects.get(action="user.registered", actor_id=response.json()["data"]["id"])
+    assert event.correlation_id == "signup-corr-42"
+
+
+def test_generated_correlation_id_lands_in_audit_event(db, api_client):
+    response = api_client.post(
+        REGISTER_URL,
+        {"email": "audited2@example.com", "password": "a long enough passphrase", "name": "Au"},
+        format="json",
+    )
+
+    event = AuditEvent.objects.get(action="user.registered", actor_id=response.json()["data"]["id"])
+    assert event.correlation_id == response["X-Correlation-ID"]
+
+
+def test_correlation_id_lands_in_log_records(user, monkeypatch, caplog):
+    def explode(**kwargs):
+        logging.getLogger("accounts.selectors").warning("about to fail")
+        raise RuntimeError(SECRET_FAILURE_TEXT)
+
+    monkeypatch.setattr("accounts.selectors.creator_profile_get", explode)
+    caplog.handler.addFilter(CorrelationIdLogFilter())
+    client = APIClient(raise_request_exception=False)
+    client.force_authenticate(user)
+
+    with caplog.at_level(logging.INFO):
+        client.get(PROFILE_URL, HTTP_X_CORRELATION_ID="log-corr-7")
+    logging.getLogger("socialhub.api").warning("outside any request")
+
+    during = [r for r in caplog.records if r.name in {"accounts.selectors", "socialhub.api"}]
+    assert {r.getMessage() for r in during} >= {
+        "about to fail",
+        "Unexpected failure while serving the request",
+        "outside any request",
+    }
+    for record in during:
+        expected = "-" if record.getMessage() == "outside any request" else "log-corr-7"
+        assert record.correlation_id == expected
+
+
+def test_configured_log_handlers_carry_the_correlation_filter():
+    """Production logging (settings.LOGGING) stamps every record, not only the test's."""
+    root_handlers = logging.getLogger().handlers
+    assert any(
+        isinstance(log_filter, CorrelationIdLogFilter)
+        for handler in root_handlers
+        for log_filter in handler.filters
+    )
+
+
+# parse_public_id ---------------------------------------------------------------------------
+
+VALID_UUID = uuid.UUID("3f2b8c1e-9d4a-4b6e-8f1a-2c3d4e5f6a7b")
+
+
+def test_parse_public_id_returns_the_uuid():
+    assert parse_public_id("sa", f"sa_{VALID_UUID}") == VALID_UUID
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        f"ws_{VALID_UUID}",
+        f"sa{VALID_UUID}",
+        f"SA_{VALID_UUID}",
+        f"sa_{str(VALID_UUID).upper()}",
+        f"sa_{{{VALID_UUID}}}",
+        f"sa_{VALID_UUID.hex}",
+        f"sa_urn:uuid:{VALID_UUID}",
+        f"sa_{VALID_UUID} ",
+        f" sa_{VALID_UUID}",
+        f"sa_{VALID_UUID}\n",
+        "sa_3f2b8c1e-9d4a-4b6e-8f1a",
+        "sa_not-a-uuid",
+        "sa_",
+        "",
+        str(VALID_UUID),
+        None,
+        42,
+        VALID_UUID,
+        ["sa_" + str(VALID_UUID)],
+        {"id": f"sa_{VALID_UUID}"},
+    ],
+    ids=[
+        "wrong-prefix",
+        "no-underscore",
+        "uppercase-prefix",
+        "uppercase-uuid",
+        "braced",
+        "hex-without-dashes",
+        "urn",
+        "trailing-space",
+        "leading-space",
+        "trailing-newline",
+        "short",
+        "not-a-uuid",
+        "empty-uuid",
+        "empty",
+        "bare-uuid",
+        "none",
+        "int",
+        "uuid-object",
+        "list",
+        "dict",
+    ],
+)
+def test_parse_public_id_rejects_malformed_values(value):
+    with pytest.raises(ApplicationError) as raised:
+        parse_public_id("sa", value, field="socialAccountId")
+
+    error = raised.value
+    assert error.code is ErrorCode.VALIDATION
+    assert error.status == 400
+    assert error.details == [{"field": "socialAccountId", "message": error.message}]
+    assert "sa_<uuid>" in error.message
+
+
+# Rate-limit glue ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("rate", "seconds"),
+    [("30/h", 3600), ("100/5m", 300), ("5/s", 1), ("1/d", 86400), ("10/15s", 15), ("3/M", 60)],
+)
+def test_rate_period_seconds(rate, seconds):
+    assert rate_period_seconds(rate) == seconds
+
+
+@pytest.fixture
+def cache_down(settings):
+    """The shared cache points at a Redis that refuses connections."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5},
+        }
+    }
+
+
+def test_rate_limit_fails_closed_with_503_when_cache_is_down(db, cache_down, api_client):
+    response = api_client.post(
+        REGISTER_URL,
+        {"email": "nocache@example.com", "password": "a long enough passphrase", "name": "Nc"},
+        format="json",
+    )
+
+    assert_error_envelope(response, 503, "UNAVAILABLE")
+    assert int(response["Retry-After"]) >= 1
+    assert not User.objects.filter(email="nocache@example.com").exists()
+
+
+@pytest.mark.parametrize("failure", [ConnectionError, TimeoutError, OSError])
+def test_rate_limit_fails_closed_when_counter_raises(user, monkeypatch, api_client, failure):
+    def broken_get_usage(*args, **kwargs):
+        raise failure("cache unreachable")
+
+    monkeypatch.setattr("socialhub.api.ratelimit.get_usage", broken_get_usage)
+
+    response = api_client.post(
+        LOGIN_URL, {"email": user.email, "password": "correct horse battery staple"}, format="json"
+    )
+
+    assert_error_envelope(response, 503, "UNAVAILABLE")
+    assert "accessToken" not in response.content.decode()
+
+
+def test_django_request_log_lines_carry_the_correlation_id(db, caplog):
+    """Django logs "Not Found" after the middleware chain; the id must still be set then."""
+    caplog.handler.addFilter(CorrelationIdLogFilter())
+    client = APIClient()
+
+    with caplog.at_level(logging.WARNING, logger="django.request"):
+        client.get("/api/v1/no-such-endpoint", HTTP_X_CORRELATION_ID="django-log-9")
+
+    records = [r for r in caplog.records if r.name == "django.request"]
+    assert records, "Django logged nothing for the 404"
+    assert all(r.correlation_id == "django-log-9" for r in records)
+
+
+def test_rate_limit_counter_read_failure_is_503_not_429(user, monkeypatch, api_client):
+    """django-ratelimit's own fail-closed answer (limit 0) means the store is unusable."""
+    monkeypatch.setattr(
+        "socialhub.api.ratelimit.get_usage",
+        lambda *a, **k: {"count": 0, "limit": 0, "should_limit": True, "time_left": -1},
+    )
+
+    response = api_client.post(
+        LOGIN_URL, {"email": user.email, "password": "correct horse battery staple"}, format="json"
+    )
+
+    assert_error_envelope(response, 503, "UNAVAILABLE")

@@ -1,0 +1,138 @@
+"""The health check, the OpenAPI schema and the interactive docs."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import OperationalError
+from rest_framework.test import APIClient
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def cache_down(settings):
+    """The shared cache points at a Redis that refuses connections."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5},
+        }
+    }
+
+
+def test_healthz_reports_ok(api_client):
+    response = api_client.get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "success": True,
+        "data": {"status": "ok", "database": "ok", "cache": "ok"},
+    }
+    assert response["X-Correlation-ID"]
+
+
+def test_healthz_needs_no_credentials_even_with_a_bad_token(api_client):
+    api_client.credentials(HTTP_AUTHORIZATION="Bearer garbage")
+
+    assert api_client.get("/healthz").status_code == 200
+
+
+def test_healthz_with_cache_down_is_503_degraded(cache_down, api_client):
+    response = api_client.get("/healthz")
+
+    assert response.status_code == 503
+    assert response.json() == {
+        "success": False,
+        "data": {"status": "degraded", "database": "ok", "cache": "unavailable"},
+    }
+
+
+def test_healthz_with_database_down_is_503_degraded(monkeypatch, api_client):
+    class DeadConnection:
+        def cursor(self):
+            raise OperationalError("connection refused")
+
+    monkeypatch.setattr("socialhub.api.views.connection", DeadConnection())
+
+    response = api_client.get("/healthz")
+
+    assert response.status_code == 503
+    assert response.json()["data"] == {
+        "status": "degraded",
+        "database": "unavailable",
+        "cache": "ok",
+    }
+
+
+@pytest.mark.parametrize("method", ["post", "put", "delete"])
+def test_healthz_wrong_method_is_405_envelope(method):
+    client = APIClient(enforce_csrf_checks=True)
+
+    response = getattr(client, method)("/healthz")
+
+    assert response.status_code == 405
+    body = response.json()
+    assert body["success"] is False
+    assert body["error"]["code"] == "METHOD_NOT_ALLOWED"
+    assert body["error"]["correlationId"] == response["X-Correlation-ID"]
+    assert "GET" in response["Allow"]
+
+
+@pytest.fixture
+def schema(api_client) -> dict:
+    response = api_client.get("/api/schema/?format=json")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/")
+    return response.json()
+
+
+def test_schema_lists_the_api(schema):
+    assert schema["openapi"].startswith("3.")
+    assert schema["info"]["title"] == "socialhub API"
+    for path, method in [
+        ("/api/v1/auth/register", "post"),
+        ("/api/v1/auth/login", "post"),
+        ("/api/v1/auth/refresh", "post"),
+        ("/api/v1/auth/logout", "post"),
+        ("/api/v1/creators/social", "get"),
+        ("/api/v1/creators/social/connect/start", "post"),
+        ("/api/v1/creators/social/connect", "post"),
+        ("/api/v1/creators/social/disconnect", "post"),
+        ("/api/v1/creators/profile", "get"),
+    ]:
+        assert method in schema["paths"].get(path, {}), f"{method.upper()} {path} missing"
+
+
+def test_schema_documents_request_bodies_and_bearer_auth(schema):
+    login = schema["paths"]["/api/v1/auth/login"]["post"]
+    login_body = login["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    login_fields = schema["components"]["schemas"][login_body.rsplit("/", 1)[-1]]["properties"]
+    assert set(login_fields) == {"email", "password"}
+    disconnect = schema["paths"]["/api/v1/creators/social/disconnect"]["post"]
+    assert "requestBody" in disconnect
+    schemes = schema["components"]["securitySchemes"]
+    assert any(s.get("scheme") == "bearer" for s in schemes.values())
+
+
+def test_schema_is_valid_openapi(schema):
+    from drf_spectacular.validation import validate_schema
+
+    validate_schema(schema)
+
+
+def test_schema_needs_no_credentials_and_ignores_a_bad_token(api_client):
+    api_client.credentials(HTTP_AUTHORIZATION="Bearer garbage")
+
+    response = api_client.get("/api/schema/?format=json")
+
+    assert response.status_code == 200
+
+
+def test_docs_page_is_html(api_client):
+    response = api_client.get("/api/docs/")
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
+    assert b"swagger" in response.content.lower()
+    assert b"/api/schema/" in response.content
