@@ -86,6 +86,12 @@ class PostTarget(PublicIdModel):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        constraints = [
+            # One target per account per post (NULLs, i.e. disconnected accounts, repeat).
+            models.UniqueConstraint(
+                fields=["post", "social_account"], name="post_target_once_per_account"
+            )
+        ]
         indexes = [
             models.Index(fields=["social_account", "status"], name="post_target_account_status"),
             models.Index(fields=["post", "status"], name="post_target_post_status"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db import transaction
 from django.db.models import Case as SqlCase
 from django.db.models import Exists, OuterRef, Value, When
 from django.utils import timezone
@@ -20,12 +21,20 @@ def scheduled_posts_settle_status(*, post_ids) -> int:
     published; some published → partially_published; none published → failed.
     """
     targets = PostTarget.objects.filter(post_id=OuterRef("pk"))
-    return (
-        ScheduledPost.objects.filter(
-            pk__in=post_ids, status__in=[PostStatus.QUEUED, PostStatus.PUBLISHING]
-        )
-        .exclude(Exists(targets.filter(status__in=[TargetStatus.QUEUED, TargetStatus.PUBLISHING])))
-        .update(
+    open_posts = ScheduledPost.objects.filter(
+        pk__in=post_ids, status__in=[PostStatus.QUEUED, PostStatus.PUBLISHING]
+    )
+    with transaction.atomic(savepoint=False):
+        # Lock the posts first, in id order (two settlers cannot deadlock). Under READ
+        # COMMITTED the UPDATE below then starts after any other transaction settling the
+        # same posts has committed, and sees its canceled targets: without the lock, two
+        # accounts of one post disconnected at once each saw the other's target still
+        # queued, and the post stayed queued for ever.
+        locked = open_posts.select_for_update(of=("self",)).order_by("pk")
+        list(locked.values_list("pk", flat=True))
+        return open_posts.exclude(
+            Exists(targets.filter(status__in=[TargetStatus.QUEUED, TargetStatus.PUBLISHING]))
+        ).update(
             status=SqlCase(
                 When(
                     ~Exists(targets.exclude(status=TargetStatus.CANCELED)),
@@ -43,7 +52,6 @@ def scheduled_posts_settle_status(*, post_ids) -> int:
             ),
             updated_at=timezone.now(),
         )
-    )
 
 
 def post_targets_cancel_for_account(*, social_account_id, reason: str) -> int:

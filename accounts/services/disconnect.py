@@ -211,6 +211,10 @@ def social_account_disconnect(
             from accounts.tasks import token_revocation_process_task
 
             token_revocation_process_task.delay_on_commit(revocation_id)
-
-    logger.info("[social] Disconnected %s for user %s", report.platform, report.user_id)
+        # Logged on commit: a caller's outer transaction may still roll the disconnect back.
+        transaction.on_commit(
+            lambda: logger.info(
+                "[social] Disconnected %s for user %s", report.platform, report.user_id
+            )
+        )
     return report

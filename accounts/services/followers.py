@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from django.db.models import OuterRef, Subquery, Sum
+from django.db import transaction
+from django.db.models import OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from accounts.models import CreatorProfile, SocialAccount, SocialMetrics
@@ -21,19 +22,29 @@ def _follower_sum_for_outer_user() -> Subquery:
     return Coalesce(Subquery(totals), 0)
 
 
+def _recompute_locked(profiles: QuerySet) -> None:
+    """Lock the profile row, then set the sum in a second statement.
+
+    Under READ COMMITTED an UPDATE that waited for a concurrent writer of the same profile
+    re-checks only that row: its SUM subquery keeps the snapshot taken before the wait and
+    misses the other transaction's metrics changes (two accounts disconnected at once left
+    the first one's followers in the total). The lock makes the UPDATE start after that
+    transaction committed, with a fresh snapshot.
+    """
+    with transaction.atomic(savepoint=False):
+        list(profiles.select_for_update().values_list("pk", flat=True))
+        profiles.update(total_followers=_follower_sum_for_outer_user())
+
+
 def creator_followers_recompute(*, user_id: uuid.UUID) -> None:
-    """One UPDATE: the user's total becomes the sum of its remaining accounts' followers."""
-    CreatorProfile.objects.filter(user_id=user_id).update(
-        total_followers=_follower_sum_for_outer_user()
-    )
+    """The user's total becomes the sum of its remaining accounts' followers."""
+    _recompute_locked(CreatorProfile.objects.filter(user_id=user_id))
 
 
 def creator_followers_recompute_for_account(*, social_account_id: int | uuid.UUID) -> None:
-    """The same, found through an account id (what a metrics signal knows) in one statement."""
+    """The same, found through an account id (what a metrics signal knows)."""
     owner = SocialAccount.objects.filter(pk=social_account_id).values("user_id")[:1]
-    CreatorProfile.objects.filter(user_id=Subquery(owner)).update(
-        total_followers=_follower_sum_for_outer_user()
-    )
+    _recompute_locked(CreatorProfile.objects.filter(user_id=Subquery(owner)))
 
 
 def creator_followers_recompute_all() -> int:

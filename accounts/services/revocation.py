@@ -34,7 +34,7 @@ CLAIM_LEASE = timedelta(minutes=5)
 
 @dataclass(frozen=True)
 class RevocationOutcome:
-    status: str  # revoked | abandoned | not_due | retry
+    status: str  # revoked | refused | abandoned | not_due | retry
     retry_in: int | None = None
 
 
@@ -81,6 +81,8 @@ def token_revocation_process(*, revocation_id: int) -> RevocationOutcome:
     except (ProviderDefinitiveError, ProviderRequestError) as exc:
         # The grant is already dead, or the platform refuses for good: nothing to retry.
         logger.info("Token revocation %s: platform refused (%s); done", row.pk, exc)
+        TokenRevocation.objects.filter(pk=row.pk).delete()
+        return RevocationOutcome("refused")
     except (ProviderTransientError, ProviderNotConfigured) as exc:
         if row.attempts >= settings.TOKEN_REVOCATION_MAX_ATTEMPTS:
             logger.error(

@@ -1,0 +1,256 @@
+"""The token revocation outbox: revoke at the platform after a disconnect, retry what is
+transient, give up on what is definitive or exhausted, and sweep what a lost task left
+behind (SPEC §3 step 6, §6, §9)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+import requests
+from cryptography.fernet import Fernet
+from django.utils import timezone
+from requests.adapters import BaseAdapter
+
+from accounts import crypto
+from accounts.models import Platform, SandboxCredential, TokenRevocation
+from accounts.providers import ProviderTransientError, SandboxProvider
+from accounts.providers import http as provider_http
+from accounts.services.revocation import token_revocation_process, token_revocations_due
+from accounts.services.sandbox import sandbox_grant_issue
+from accounts.tasks import token_revocation_process_task, token_revocations_sweep_task
+
+pytestmark = pytest.mark.django_db
+
+REVOKE_URL = "http://sandbox.test/sandbox/oauth/revoke"
+REVOKE_CALL = ("POST", "/sandbox/oauth/revoke")
+
+
+class CannedAdapter(BaseAdapter):
+    """Answers every request with one status and JSON body, and counts the calls."""
+
+    def __init__(self, status: int, body: dict, headers: dict | None = None) -> None:
+        super().__init__()
+        self.status, self.body, self.headers = status, body, headers or {}
+        self.calls = 0
+
+    def send(self, request, **kwargs):
+        self.calls += 1
+        response = requests.Response()
+        response.status_code = self.status
+        response._content = json.dumps(self.body).encode()
+        response.headers.update({"Content-Type": "application/json", **self.headers})
+        response.url = request.url
+        response.request = request
+        return response
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def platform_answers():
+    """Make the platform's revoke endpoint answer with a canned response."""
+
+    def answer(status: int, body: dict, headers: dict | None = None) -> CannedAdapter:
+        adapter = CannedAdapter(status, body, headers)
+        provider_http.http_session().mount(REVOKE_URL, adapter)
+        return adapter
+
+    return answer
+
+
+def outbox_row(*, access="acc-tok", refresh="ref-tok", attempts=0, due_in=-1) -> TokenRevocation:
+    return TokenRevocation.objects.create(
+        platform=Platform.INSTAGRAM,
+        account_public_id="sa_00000000-0000-4000-8000-000000000001",
+        access_token=access,
+        refresh_token=refresh,
+        attempts=attempts,
+        next_attempt_at=timezone.now() + dt.timedelta(seconds=due_in),
+    )
+
+
+def live_credentials(handle: str) -> int:
+    return SandboxCredential.objects.filter(
+        account__handle=handle,
+        kind__in=[SandboxCredential.Kind.ACCESS, SandboxCredential.Kind.REFRESH],
+        revoked_at__isnull=True,
+    ).count()
+
+
+def test_a_due_row_is_revoked_at_the_platform_and_deleted(sandbox_http):
+    # given
+    tokens = sandbox_grant_issue(platform=Platform.INSTAGRAM, handle="outbox_creator")
+    row = outbox_row(access=tokens.access_token, refresh=tokens.refresh_token)
+
+    # when
+    outcome = token_revocation_process(revocation_id=row.pk)
+
+    # then
+    assert outcome.status == "revoked"
+    assert sandbox_http.calls.count(REVOKE_CALL) == 2
+    assert live_credentials("outbox_creator") == 0
+    assert not TokenRevocation.objects.filter(pk=row.pk).exists()
+
+
+def test_processing_twice_is_harmless(sandbox_http):
+    # given
+    row = outbox_row()
+    token_revocation_process(revocation_id=row.pk)
+    calls = len(sandbox_http.calls)
+
+    # when
+    outcome = token_revocation_process(revocation_id=row.pk)
+
+    # then
+    assert outcome.status == "not_due"
+    assert len(sandbox_http.calls) == calls
+
+
+def test_a_platform_outage_is_retried_later(platform_answers):
+    # given
+    outage = platform_answers(503, {"error": "temporarily_unavailable"})
+    row = outbox_row()
+    started = timezone.now()
+
+    # when
+    outcome = token_revocation_process(revocation_id=row.pk)
+
+    # then: kept, with the attempt, the error and a backoff recorded
+    assert outage.calls == 1
+    assert outcome.status == "retry"
+    assert outcome.retry_in == 30
+    row.refresh_from_db()
+    assert row.attempts == 1
+    assert "503" in row.last_error
+    assert row.next_attempt_at >= started + dt.timedelta(seconds=30)
+    assert (row.access_token, row.refresh_token) == ("acc-tok", "ref-tok")
+
+
+def test_retry_after_from_the_platform_is_honoured(platform_answers):
+    # given
+    platform_answers(429, {"error": "slow_down"}, {"Retry-After": "600"})
+    row = outbox_row()
+    started = timezone.now()
+
+    # when
+    outcome = token_revocation_process(revocation_id=row.pk)
+
+    # then
+    assert (outcome.status, outcome.retry_in) == ("retry", 600)
+    row.refresh_from_db()
+    assert row.next_attempt_at >= started + dt.timedelta(seconds=600)
+
+
+def test_backoff_grows_with_the_attempts(monkeypatch):
+    # given
+    def unreachable(self, **kwargs):
+        raise ProviderTransientError("timeout calling revoke")
+
+    monkeypatch.setattr(SandboxProvider, "revoke", unreachable)
+    row = outbox_row(attempts=3)
+
+    # when
+    outcome = token_revocation_process(revocation_id=row.pk)
+
+    # then: the fourth attempt waits 30 s * 2**3
+    assert (outcome.status, outcome.retry_in) == ("retry", 240)
+    row.refresh_from_db()
+    assert (row.attempts, row.last_error) == (4, "timeout calling revoke")
+
+
+def test_after_the_last_attempt_the_tokens_are_dropped(platform_answers, settings):
+    # given
+    settings.TOKEN_REVOCATION_MAX_ATTEMPTS = 3
+    platform_answers(503, {})
+    row = outbox_row()
+    outcomes = []
+
+    # when: every attempt fails, each run once its backoff is over
+    for _ in range(3):
+        outcomes.append(token_revocation_process(revocation_id=row.pk).status)
+        TokenRevocation.objects.filter(pk=row.pk).update(next_attempt_at=timezone.now())
+
+    # then
+    assert outcomes == ["retry", "retry", "abandoned"]
+    assert not TokenRevocation.objects.filter(pk=row.pk).exists()
+
+
+def test_a_definitive_refusal_ends_the_revocation(platform_answers):
+    # given: the grant is already dead at the platform
+    refusal = platform_answers(400, {"error": "invalid_grant"})
+    row = outbox_row()
+
+    # when
+    outcome = token_revocation_process(revocation_id=row.pk)
+
+    # then: nothing to retry; the last copy of the tokens is gone
+    assert refusal.calls == 1
+    assert outcome.status == "refused"
+    assert not TokenRevocation.objects.filter(pk=row.pk).exists()
+
+
+def test_undecryptable_tokens_are_dropped(settings, sandbox_http):
+    # given: tokens written under a key that is no longer configured
+    row = outbox_row()
+    settings.TOKEN_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    crypto._multifernet.cache_clear()
+
+    # when
+    try:
+        outcome = token_revocation_process(revocation_id=row.pk)
+    finally:
+        crypto._multifernet.cache_clear()
+
+    # then: no ciphertext is sent anywhere, and the row is abandoned
+    assert outcome.status == "abandoned"
+    assert sandbox_http.calls == []
+    assert not TokenRevocation.objects.filter(pk=row.pk).exists()
+
+
+def test_a_row_not_yet_due_is_left_alone(sandbox_http):
+    # given
+    row = outbox_row(attempts=2, due_in=300)
+
+    # when
+    outcome = token_revocation_process(revocation_id=row.pk)
+
+    # then
+    assert outcome.status == "not_due"
+    assert sandbox_http.calls == []
+    fresh = TokenRevocation.objects.get(pk=row.pk)
+    assert (fresh.attempts, fresh.next_attempt_at) == (2, row.next_attempt_at)
+
+
+def test_an_unknown_row_is_not_due(sandbox_http):
+    assert token_revocation_process(revocation_id=987654).status == "not_due"
+    assert sandbox_http.calls == []
+
+
+def test_the_task_processes_one_row(sandbox_http):
+    # given
+    row = outbox_row()
+
+    # when
+    token_revocation_process_task.delay(row.pk)
+
+    # then
+    assert sandbox_http.calls.count(REVOKE_CALL) == 2
+    assert not TokenRevocation.objects.exists()
+
+
+def test_the_sweep_processes_due_rows_and_skips_the_rest(sandbox_http):
+    # given: two rows whose task was lost, one waiting for its backoff
+    lost = [outbox_row(), outbox_row(due_in=-3600)]
+    waiting = outbox_row(due_in=600)
+    assert set(token_revocations_due()) == {row.pk for row in lost}
+
+    # when
+    swept = token_revocations_sweep_task.delay().get()
+
+    # then
+    assert swept == 2
+    assert sandbox_http.calls.count(REVOKE_CALL) == 4
+    assert list(TokenRevocation.objects.values_list("pk", flat=True)) == [waiting.pk]
