@@ -58,7 +58,7 @@ class SocialAccountFactory(factory.django.DjangoModelFactory):
     platform = Platform.INSTAGRAM
     platform_user_id = factory.Sequence(lambda n: f"upstream-{n}")
     platform_username = factory.Sequence(lambda n: f"handle{n}")
-    display_name = factory.LazyAttribute(lambda o: o.platform_username.title())
+    display_name = factory.LazyAttribute(lambda o: (o.platform_username or "").title() or None)
     access_token = factory.Sequence(lambda n: f"access-token-secret-{n}")
     refresh_token = factory.Sequence(lambda n: f"refresh-token-secret-{n}")
     token_expires_at = factory.LazyFunction(lambda: timezone.now() + dt.timedelta(hours=1))

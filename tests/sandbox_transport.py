@@ -7,6 +7,7 @@ adapter, the wire format and the sandbox server are all exercised without a sock
 
 from __future__ import annotations
 
+import contextvars
 from urllib.parse import urlsplit
 
 import requests
@@ -23,7 +24,7 @@ class DjangoClientAdapter(BaseAdapter):
         self.client = Client()
         self.calls: list[tuple[str, str]] = []
 
-    def send(self, request, **kwargs):  # noqa: D401 - requests' adapter API
+    def send(self, request, **kwargs):
         parts = urlsplit(request.url)
         path = parts.path + (f"?{parts.query}" if parts.query else "")
         self.calls.append((request.method, parts.path))
@@ -35,7 +36,11 @@ class DjangoClientAdapter(BaseAdapter):
         body = request.body or b""
         if isinstance(body, str):
             body = body.encode()
-        answer = self.client.generic(
+        # A real platform serves the call elsewhere: run the nested request in a copy of
+        # the context, so what it sets or clears on the way out (the correlation id is
+        # cleared on request_finished) does not leak into the request that made the call.
+        answer = contextvars.copy_context().run(
+            self.client.generic,
             request.method,
             path,
             data=body,

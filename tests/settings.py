@@ -12,7 +12,7 @@ os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "1")
 os.environ.setdefault("SOCIALHUB_SANDBOX", "1")
 os.environ.setdefault("DEBUG", "1")
 
-from socialhub.settings import *  # noqa: E402,F403
+from socialhub.settings import *  # noqa: F403
 
 # The sandbox is reached through an in-process transport (see tests/sandbox_transport.py);
 # live-server tests point this at the real server instead.

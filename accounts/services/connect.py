@@ -149,11 +149,18 @@ def social_account_connect_complete(
     )
 
 
+def _clip(value: str | None, field: str) -> str | None:
+    """Fit what the platform sent into the column instead of failing the connect."""
+    if value is None:
+        return None
+    return str(value)[: SocialAccount._meta.get_field(field).max_length]
+
+
 def _apply_profile(account: SocialAccount, profile: Profile) -> None:
-    account.platform_username = profile.username
-    account.display_name = profile.display_name
-    account.avatar_url = profile.avatar_url
-    account.account_type = profile.account_type
+    account.platform_username = _clip(profile.username, "platform_username")
+    account.display_name = _clip(profile.display_name, "display_name")
+    account.avatar_url = _clip(profile.avatar_url, "avatar_url")
+    account.account_type = _clip(profile.account_type, "account_type") or ""
     if profile.metadata:
         account.metadata = {**account.metadata, **profile.metadata}
 

@@ -142,6 +142,7 @@ def _credential(value: str, kind: str, *, lock: bool = False) -> SandboxCredenti
 
 
 def sandbox_exchange_code(*, code: str, redirect_uri: str, code_verifier: str) -> SandboxTokens:
+    """A code is burned by its first use, whether that use succeeds or not (RFC 6749 §4.1.2)."""
     with transaction.atomic():
         grant = _credential(code, SandboxCredential.Kind.CODE, lock=True)
         now = timezone.now()
@@ -149,11 +150,11 @@ def sandbox_exchange_code(*, code: str, redirect_uri: str, code_verifier: str) -
             raise SandboxOAuthError("invalid_grant", "authorization code is invalid or used")
         grant.used_at = now
         grant.save(update_fields=["used_at"])
-        if grant.redirect_uri != redirect_uri:
-            raise SandboxOAuthError("invalid_grant", "redirect_uri does not match")
-        if not code_verifier or pkce_challenge(code_verifier) != grant.code_challenge:
-            raise SandboxOAuthError("invalid_grant", "PKCE verification failed")
-        return _issue_tokens(grant.account, grant.scopes)
+    if grant.redirect_uri != redirect_uri:
+        raise SandboxOAuthError("invalid_grant", "redirect_uri does not match")
+    if not code_verifier or pkce_challenge(code_verifier) != grant.code_challenge:
+        raise SandboxOAuthError("invalid_grant", "PKCE verification failed")
+    return _issue_tokens(grant.account, grant.scopes)
 
 
 def sandbox_refresh(*, refresh_token: str) -> SandboxTokens:

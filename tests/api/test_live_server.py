@@ -1,0 +1,219 @@
+"""The creator flow over real HTTP against pytest-django's live server.
+
+The provider adapter reaches the sandbox through the server's own socket here (a plain
+``requests.Session``), so the token exchange, the profile read and the after-commit revoke
+all cross the network stack like they would against a real platform.
+"""
+
+from __future__ import annotations
+
+import uuid
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+
+from accounts.models import SandboxCredential, SocialAccount, TokenRevocation
+from accounts.providers import http as provider_http
+
+REDIRECT_URI = "https://app.example.com/oauth/callback"
+PASSWORD = "a long and unusual passphrase 42"
+TIMEOUT = 10
+
+
+@pytest.fixture
+def live_sandbox(live_server, settings):
+    """Provider calls go over HTTP to the live server's /sandbox/."""
+    settings.SANDBOX_BASE_URL = live_server.url + "/sandbox"
+    previous = provider_http.http_session()
+    session = requests.Session()
+    provider_http.set_http_session(session)
+    yield live_server
+    provider_http.set_http_session(previous)
+    session.close()
+
+
+def api(base: str, path: str) -> str:
+    return f"{base}/api/v1/{path}"
+
+
+def assert_success(response, status: int = 200):
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["success"] is True
+    assert response.headers["X-Correlation-ID"]
+    return body.get("data")
+
+
+def assert_error(response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["success"] is False
+    assert body["error"]["code"] == code
+    assert response.headers["X-Correlation-ID"] == body["error"]["correlationId"]
+    return body["error"]
+
+
+def register_and_login(base: str, email: str) -> requests.Session:
+    """A session that sends the creator's bearer token."""
+    registered = requests.post(
+        api(base, "auth/register"),
+        json={"email": email, "password": PASSWORD, "name": "Ann Lee"},
+        timeout=TIMEOUT,
+    )
+    assert assert_success(registered, 201)["email"] == email
+    login = requests.post(
+        api(base, "auth/login"), json={"email": email, "password": PASSWORD}, timeout=TIMEOUT
+    )
+    tokens = assert_success(login)
+    creator = requests.Session()
+    creator.headers["Authorization"] = f"Bearer {tokens['accessToken']}"
+    return creator
+
+
+def connect_over_http(base: str, creator: requests.Session, platform: str, handle: str) -> dict:
+    start = creator.post(
+        api(base, "creators/social/connect/start"),
+        json={"platform": platform, "redirectUri": REDIRECT_URI},
+        timeout=TIMEOUT,
+    )
+    authorization_url = assert_success(start)["authorizationUrl"]
+    assert authorization_url.startswith(base + "/sandbox/oauth/authorize?")
+
+    consent = requests.get(
+        f"{authorization_url}&sandbox_user={handle}&sandbox_followers=2500",
+        allow_redirects=False,
+        timeout=TIMEOUT,
+    )
+    assert consent.status_code == 302, consent.text
+    location = consent.headers["Location"]
+    assert location.startswith(REDIRECT_URI + "?")
+    back = parse_qs(urlsplit(location).query)
+
+    connected = creator.post(
+        api(base, "creators/social/connect"),
+        json={"platform": platform, "code": back["code"][0], "state": back["state"][0]},
+        timeout=TIMEOUT,
+    )
+    return assert_success(connected)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_register_connect_list_disconnect_over_http(live_sandbox):
+    base = live_sandbox.url
+    creator = register_and_login(base, "ann@example.com")
+
+    connected = connect_over_http(base, creator, "instagram", "ann_live")
+
+    assert connected["id"].startswith("sa_")
+    assert connected["platformUsername"] == "ann_live"
+    assert connected["reconnected"] is False
+    account = SocialAccount.objects.get(platform_username="ann_live")
+    rows = assert_success(creator.get(api(base, "creators/social"), timeout=TIMEOUT))
+    assert rows == [
+        {
+            "platform": "instagram",
+            "platformUsername": "ann_live",
+            "verified": True,
+            "connectedAt": connected["connectedAt"],
+        }
+    ]
+    profile = assert_success(creator.get(api(base, "creators/profile"), timeout=TIMEOUT))
+    assert profile["totalFollowers"] == 2500
+
+    disconnected = creator.post(
+        api(base, "creators/social/disconnect"), json={"platform": "instagram"}, timeout=TIMEOUT
+    )
+
+    assert disconnected.status_code == 200
+    assert disconnected.json() == {"success": True}
+    assert not SocialAccount.objects.filter(pk=account.pk).exists()
+    assert assert_success(creator.get(api(base, "creators/social"), timeout=TIMEOUT)) == []
+    profile = assert_success(creator.get(api(base, "creators/profile"), timeout=TIMEOUT))
+    assert profile["totalFollowers"] == 0
+    # The revoke ran after commit in the server and reached the sandbox over HTTP.
+    live_tokens = SandboxCredential.objects.filter(
+        account__handle="ann_live", kind__in=["access", "refresh"]
+    )
+    assert live_tokens.exists()
+    assert not live_tokens.filter(revoked_at__isnull=True).exists()
+    assert not TokenRevocation.objects.exists()
+    assert_error(
+        creator.post(
+            api(base, "creators/social/disconnect"),
+            json={"platform": "instagram"},
+            timeout=TIMEOUT,
+        ),
+        404,
+        "NOT_FOUND",
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reconnect_and_conflict_over_http(live_sandbox):
+    base = live_sandbox.url
+    creator = register_and_login(base, "bo@example.com")
+    first = connect_over_http(base, creator, "x", "bo_live")
+
+    again = connect_over_http(base, creator, "x", "bo_live")
+
+    assert again["reconnected"] is True
+    assert again["id"] == first["id"]
+    start = creator.post(
+        api(base, "creators/social/connect/start"),
+        json={"platform": "x", "redirectUri": REDIRECT_URI},
+        timeout=TIMEOUT,
+    )
+    consent = requests.get(
+        assert_success(start)["authorizationUrl"] + "&sandbox_user=someone_else",
+        allow_redirects=False,
+        timeout=TIMEOUT,
+    )
+    back = parse_qs(urlsplit(consent.headers["Location"]).query)
+    conflict = creator.post(
+        api(base, "creators/social/connect"),
+        json={"platform": "x", "code": back["code"][0], "state": back["state"][0]},
+        timeout=TIMEOUT,
+    )
+    error = assert_error(conflict, 409, "CONFLICT")
+    assert error["i18nKey"] == "creator.social.already_connected"
+    assert SocialAccount.objects.get(platform="x").platform_username == "bo_live"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_clients_correlation_id_is_echoed(live_server):
+    sent = f"client-{uuid.uuid4()}"
+
+    response = requests.get(
+        api(live_server.url, "creators/social"),
+        headers={"X-Correlation-ID": sent},
+        timeout=TIMEOUT,
+    )
+
+    error = assert_error(response, 401, "AUTH_UNAUTHORIZED")
+    assert response.headers["X-Correlation-ID"] == sent
+    assert error["correlationId"] == sent
+
+
+@pytest.mark.django_db(transaction=True)
+def test_x_request_id_is_used_when_no_correlation_id_is_sent(live_server):
+    response = requests.get(
+        api(live_server.url, "no-such-endpoint"),
+        headers={"X-Request-ID": "req-0042"},
+        timeout=TIMEOUT,
+    )
+
+    error = assert_error(response, 404, "NOT_FOUND")
+    assert error["correlationId"] == "req-0042"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_unusable_correlation_id_is_replaced(live_server):
+    response = requests.get(
+        api(live_server.url, "creators/social"),
+        headers={"X-Correlation-ID": "x" * 300},
+        timeout=TIMEOUT,
+    )
+
+    error = assert_error(response, 401, "AUTH_UNAUTHORIZED")
+    assert str(uuid.UUID(error["correlationId"])) == error["correlationId"]
