@@ -10,7 +10,7 @@ from socialhub.api.fields import HttpUrlField, StrictCharField, StrictChoiceFiel
 
 class PlatformField(StrictChoiceField):
     default_error_messages = {
-        "invalid_choice": "Unknown platform {input}.",
+        "invalid_choice": "Unknown platform; use one of: " + ", ".join(Platform.values) + ".",
         "invalid": "Must be a string.",
     }
 

@@ -26,10 +26,14 @@ from accounts.models import (
     SocialAccount,
     SocialMetrics,
     TokenRevocation,
+    User,
+    Workspace,
 )
+from accounts.tasks import token_revocation_process_task
 from scheduling.models import PostTarget
 from scheduling.services import post_targets_cancel_for_account
 from socialhub.api.errors import not_found
+from socialhub.api.ids import format_public_id
 
 from .actors import Actor
 from .audit import audit_event_record
@@ -118,7 +122,7 @@ def _queue_token_revocation(account_id) -> int | None:
             RETURNING id
             """,  # noqa: S608
             [
-                f"{SocialAccount.ID_PREFIX}_{account_id}",
+                format_public_id(SocialAccount.ID_PREFIX, account_id),
                 now,
                 now,
                 SocialAccount._meta.pk.get_db_prep_value(account_id, connection),
@@ -150,8 +154,8 @@ def social_account_disconnect(
             social_account_id=account.public_id,
             platform=preview["platform"],
             handle=preview["platform_username"],
-            user_id=f"usr_{preview['user_id']}",
-            workspace_id=f"ws_{preview['workspace_id']}",
+            user_id=format_public_id(User.ID_PREFIX, preview["user_id"]),
+            workspace_id=format_public_id(Workspace.ID_PREFIX, preview["workspace_id"]),
             reason=reason.value,
             canceled_scheduled_posts=preview["queued_targets"],
             purged_metrics=preview["metrics_rows"],
@@ -180,8 +184,8 @@ def social_account_disconnect(
             social_account_id=account.public_id,
             platform=locked.platform,
             handle=locked.platform_username,
-            user_id=f"usr_{locked.user_id}",
-            workspace_id=f"ws_{locked.workspace_id}",
+            user_id=format_public_id(User.ID_PREFIX, locked.user_id),
+            workspace_id=format_public_id(Workspace.ID_PREFIX, locked.workspace_id),
             reason=reason.value,
             canceled_scheduled_posts=canceled,
             purged_metrics=deleted.get(SocialMetrics._meta.label, 0),
@@ -208,8 +212,6 @@ def social_account_disconnect(
             },
         )
         if revocation_id is not None:
-            from accounts.tasks import token_revocation_process_task
-
             token_revocation_process_task.delay_on_commit(revocation_id)
         # Logged on commit: a caller's outer transaction may still roll the disconnect back.
         transaction.on_commit(

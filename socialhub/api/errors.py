@@ -43,6 +43,12 @@ class ErrorCode(str, Enum):
         "common.idempotency_conflict",
         "This Idempotency-Key was used for a different request, or is still in flight.",
     )
+    PAYLOAD_TOO_LARGE = (
+        "PAYLOAD_TOO_LARGE",
+        413,
+        "common.payload_too_large",
+        "The request body is too large.",
+    )
     UNSUPPORTED_MEDIA_TYPE = (
         "UNSUPPORTED_MEDIA_TYPE",
         415,

@@ -17,7 +17,8 @@ class StrictCharField(serializers.CharField):
 
 class StrictChoiceField(serializers.ChoiceField):
     default_error_messages = {
-        "invalid_choice": "{input} is not one of the accepted values.",
+        # The input is not echoed: it may be huge, or someone else's markup.
+        "invalid_choice": "Not one of the accepted values.",
         "invalid": "Must be a string.",
     }
 

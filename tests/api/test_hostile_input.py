@@ -1,0 +1,87 @@
+"""Bodies built to break the parser get a 4xx envelope, change nothing and echo nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from accounts.models import SocialAccount
+from tests.conftest import bearer_client
+from tests.factories import SocialAccountFactory
+
+pytestmark = pytest.mark.django_db
+
+DISCONNECT_URL = "/api/v1/creators/social/disconnect"
+
+
+def post_raw(client, body, content_type="application/json"):
+    return client.generic("POST", DISCONNECT_URL, body, content_type=content_type)
+
+
+@pytest.fixture
+def creator_with_account(user):
+    SocialAccountFactory(user=user)
+    return bearer_client(user)
+
+
+def test_deeply_nested_json_is_400_not_500(creator_with_account):
+    nested = "[" * 100_000 + "]" * 100_000
+
+    response = post_raw(creator_with_account, nested)
+
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "VALIDATION"
+    assert error["i18nKey"] == "common.malformed_json"
+    assert SocialAccount.objects.count() == 1
+
+
+def test_a_body_over_the_limit_is_413_and_nothing_changes(settings, creator_with_account):
+    settings.API_MAX_BODY_BYTES = 1024
+    body = '{"platform": "instagram", "pad": "' + "a" * 2048 + '"}'
+
+    response = post_raw(creator_with_account, body)
+
+    assert response.status_code == 413
+    error = response.json()["error"]
+    assert error["code"] == "PAYLOAD_TOO_LARGE"
+    assert error["i18nVars"] == {"limit": 1024}
+    assert SocialAccount.objects.count() == 1
+
+
+def test_a_body_at_the_limit_is_parsed(settings, creator_with_account):
+    body = '{"platform": "instagram"}'
+    settings.API_MAX_BODY_BYTES = len(body)
+
+    response = post_raw(creator_with_account, body)
+
+    assert response.status_code == 200
+    assert SocialAccount.objects.count() == 0
+
+
+def test_an_unknown_value_is_not_echoed_back(creator_with_account):
+    marker = "<script>alert(1)</script>" + "z" * 5000
+
+    response = creator_with_account.post(DISCONNECT_URL, {"platform": marker}, format="json")
+
+    assert response.status_code == 400
+    assert "<script>" not in response.content.decode()
+    assert "zzzz" not in response.content.decode()
+    assert response.json()["error"]["details"][0]["field"] == "platform"
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_non_json_constants_are_refused(creator_with_account, constant):
+    response = post_raw(creator_with_account, f'{{"platform": {constant}}}')
+
+    assert response.status_code == 400
+    assert response.json()["error"]["i18nKey"] == "common.malformed_json"
+
+
+def test_an_unknown_charset_is_read_as_utf8(creator_with_account):
+    """Django ignores a charset it does not know; the body is read as UTF-8."""
+    response = post_raw(
+        creator_with_account, '{"platform": "instagram"}', "application/json; charset=no-such"
+    )
+
+    assert response.status_code == 200
+    assert SocialAccount.objects.count() == 0
