@@ -34,6 +34,7 @@ from socialhub.api.errors import ApplicationError, ErrorCode
 
 from .actors import Actor
 from .audit import audit_event_record
+from .revocation import token_revocation_enqueue
 
 logger = logging.getLogger("socialhub.social")
 
@@ -114,18 +115,20 @@ def _consume_state(*, user: User, platform: str, state: str) -> OAuthState:
 
 def _upstream_error(exc: ProviderError) -> ApplicationError:
     if isinstance(exc, ProviderTransientError):
+        retry_after = max(1, min(300, int(exc.retry_after or 5)))
         return ApplicationError(
             ErrorCode.UNAVAILABLE,
             "The platform did not answer; start the connection again shortly.",
             i18n_key="creator.social.platform_unavailable",
-            headers={"Retry-After": str(int(exc.retry_after or 5))},
+            headers={"Retry-After": str(retry_after)},
         )
     if isinstance(exc, (ProviderDefinitiveError, ProviderRequestError)):
+        reason = str(exc)[:200]  # the platform's words, bounded
         return ApplicationError(
             ErrorCode.VALIDATION,
-            f"The platform rejected the authorization: {exc}",
+            f"The platform rejected the authorization: {reason}",
             i18n_key="creator.social.oauth_failed",
-            details=[{"field": "code", "message": str(exc)}],
+            details=[{"field": "code", "message": reason}],
         )
     return ApplicationError(ErrorCode.INTERNAL)
 
@@ -144,9 +147,18 @@ def social_account_connect_complete(
     except ProviderError as exc:
         logger.warning("OAuth completion failed for %s: %s", platform, exc.__class__.__name__)
         raise _upstream_error(exc) from None
-    return social_account_store_authorization(
-        user=user, platform=platform, tokens=tokens, profile=profile
-    )
+    try:
+        return social_account_store_authorization(
+            user=user, platform=platform, tokens=tokens, profile=profile
+        )
+    except ApplicationError as refused:
+        # We will not keep these tokens: have the platform forget them too.
+        token_revocation_enqueue(
+            platform=platform,
+            access_token=tokens.access_token,
+            refresh_token=tokens.refresh_token,
+        )
+        raise refused from None
 
 
 def _clip(value: str | None, field: str) -> str | None:

@@ -109,6 +109,23 @@ def token_revocation_process(*, revocation_id: int) -> RevocationOutcome:
     return RevocationOutcome("revoked")
 
 
+def token_revocation_enqueue(
+    *, platform: str, access_token: str, refresh_token: str, account_public_id: str = ""
+) -> int:
+    """Queue tokens we will not keep (e.g. from a refused connect) for upstream revocation."""
+    from accounts.tasks import token_revocation_process_task
+
+    with transaction.atomic():
+        row = TokenRevocation.objects.create(
+            platform=platform,
+            account_public_id=account_public_id,
+            access_token=access_token,
+            refresh_token=refresh_token,
+        )
+        token_revocation_process_task.delay_on_commit(row.pk)
+    return row.pk
+
+
 def token_revocations_due(*, limit: int = 500) -> list[int]:
     """Outbox rows whose on-commit task never finished (process died, broker down)."""
     return list(
