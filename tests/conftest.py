@@ -1,15 +1,19 @@
-"""Fixtures shared by the whole suite."""
+"""Fixtures shared by the whole suite (plain helpers are in ``tests/helpers.py``)."""
 
 from __future__ import annotations
 
 import pytest
+import requests
 from django.core.cache import cache
 from rest_framework.test import APIClient
-from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.providers import http as provider_http
 from tests.factories import SocialAccountFactory, UserFactory
-from tests.sandbox_transport import sandbox_session
+from tests.helpers import CannedAdapter, bearer_client
+from tests.sandbox_transport import SANDBOX_ORIGIN, sandbox_session
+
+# ``bearer_client`` lives in tests.helpers now; importing it here also keeps an older
+# ``from tests.conftest import bearer_client`` working.
 
 
 @pytest.fixture(autouse=True)
@@ -30,14 +34,48 @@ def sandbox_http():
 
 
 @pytest.fixture
+def platform_answers(sandbox_http):
+    """Make the platform answer with a canned response (or fail with ``exc``).
+
+    ``platform_answers(status=..., body=..., headers=..., exc=..., url_prefix=None)`` swaps
+    in a provider session and returns its ``CannedAdapter``, built from every keyword but
+    ``url_prefix``. Without ``url_prefix`` the adapter answers every platform call; with
+    one it answers only URLs under that prefix, and the rest still reaches the in-process
+    sandbox. The previous session is restored after the test.
+    """
+    previous = provider_http.http_session()
+
+    def install(*, url_prefix: str | None = None, **answer) -> CannedAdapter:
+        adapter = CannedAdapter(**answer)
+        session = requests.Session()
+        if url_prefix is None:
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+        else:
+            session.mount(SANDBOX_ORIGIN, sandbox_http)
+            session.mount(url_prefix, adapter)
+        provider_http.set_http_session(session)
+        return adapter
+
+    yield install
+    provider_http.set_http_session(previous)
+
+
+@pytest.fixture
+def cache_down(settings):
+    """The shared cache points at a Redis that refuses connections."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5},
+        }
+    }
+
+
+@pytest.fixture
 def api_client() -> APIClient:
     return APIClient()
-
-
-def bearer_client(user) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}")
-    return client
 
 
 @pytest.fixture

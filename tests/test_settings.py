@@ -72,6 +72,30 @@ def run_settings(tmp_path, code: str = PRINT_SETTINGS, **env: str):
     )
 
 
+def settings_values(tmp_path, **env: str) -> dict:
+    """The settings a child interpreter reads with only ``env``; it must start."""
+    result = run_settings(tmp_path, **env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def settings_refusal(tmp_path, **env: str) -> str:
+    """What a child interpreter with only ``env`` prints when the settings refuse to load."""
+    result = run_settings(tmp_path, **env)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    return result.stderr
+
+
+def settings_in_process(monkeypatch, tmp_path, **env: str) -> dict:
+    """Execute settings.py in this interpreter with only ``env`` configured."""
+    for name in SETTINGS_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in {**env, "SOCIALHUB_VAR_DIR": str(tmp_path)}.items():
+        monkeypatch.setenv(name, value)
+    return runpy.run_path(str(SETTINGS_FILE))
+
+
 @pytest.fixture
 def production_env() -> dict[str, str]:
     return {
@@ -86,10 +110,8 @@ def production_env() -> dict[str, str]:
 
 
 def test_production_with_nothing_set_refuses_to_start(tmp_path):
-    result = run_settings(tmp_path, DEBUG="0")
+    stderr = settings_refusal(tmp_path, DEBUG="0")
 
-    assert result.returncode != 0
-    assert "ImproperlyConfigured" in result.stderr
     for name in (
         "SECRET_KEY",
         "JWT_SIGNING_KEY",
@@ -98,14 +120,12 @@ def test_production_with_nothing_set_refuses_to_start(tmp_path):
         "REDIS_URL",
         "ALLOWED_HOSTS",
     ):
-        assert name in result.stderr
+        assert name in stderr
 
 
 def test_production_with_real_values_starts(tmp_path, production_env):
-    result = run_settings(tmp_path, **production_env)
+    values = settings_values(tmp_path, **production_env)
 
-    assert result.returncode == 0, result.stderr
-    values = json.loads(result.stdout)
     assert values["DEBUG"] is False
     assert values["ENGINE"] == "django.db.backends.postgresql"
     assert values["CACHE"] == "django_redis.cache.RedisCache"
@@ -151,13 +171,8 @@ def test_production_refuses_each_unsafe_value(monkeypatch, tmp_path, production_
         del env["ALLOWED_HOSTS"]
     else:
         env["ALLOWED_HOSTS"] = "api.example.com,*"
-    for name in SETTINGS_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    for name, value in {**env, "SOCIALHUB_VAR_DIR": str(tmp_path)}.items():
-        monkeypatch.setenv(name, value)
-
     with pytest.raises(ImproperlyConfigured) as refused:
-        runpy.run_path(str(SETTINGS_FILE))
+        settings_in_process(monkeypatch, tmp_path, **env)
 
     message = str(refused.value)
     assert named in message
@@ -166,12 +181,7 @@ def test_production_refuses_each_unsafe_value(monkeypatch, tmp_path, production_
 
 def test_production_values_pass_the_check_in_process(monkeypatch, tmp_path, production_env):
     """The control for the test above: the same environment unchanged is accepted."""
-    for name in SETTINGS_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    for name, value in {**production_env, "SOCIALHUB_VAR_DIR": str(tmp_path)}.items():
-        monkeypatch.setenv(name, value)
-
-    values = runpy.run_path(str(SETTINGS_FILE))
+    values = settings_in_process(monkeypatch, tmp_path, **production_env)
 
     assert values["DEBUG"] is False
 
@@ -179,17 +189,14 @@ def test_production_values_pass_the_check_in_process(monkeypatch, tmp_path, prod
 def test_jwt_signing_key_equal_to_secret_key_refused_at_startup(tmp_path, production_env):
     production_env["JWT_SIGNING_KEY"] = production_env["SECRET_KEY"]
 
-    result = run_settings(tmp_path, **production_env)
+    stderr = settings_refusal(tmp_path, **production_env)
 
-    assert result.returncode != 0
-    assert "JWT_SIGNING_KEY (must differ from SECRET_KEY)" in result.stderr
+    assert "JWT_SIGNING_KEY (must differ from SECRET_KEY)" in stderr
 
 
 def test_development_defaults_with_nothing_set(tmp_path):
-    result = run_settings(tmp_path)
+    values = settings_values(tmp_path)
 
-    assert result.returncode == 0, result.stderr
-    values = json.loads(result.stdout)
     assert values["DEBUG"] is True
     assert values["ENGINE"] == "django.db.backends.sqlite3"
     assert values["CACHE"] == "django.core.cache.backends.locmem.LocMemCache"
@@ -202,10 +209,7 @@ def test_development_defaults_with_nothing_set(tmp_path):
 
 def test_token_encryption_key_that_is_not_a_fernet_key_is_refused(monkeypatch, tmp_path):
     """A bad key fails at start, not at the first token write hours later."""
-    for name in SETTINGS_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("SOCIALHUB_VAR_DIR", str(tmp_path))
-    monkeypatch.setenv("TOKEN_ENCRYPTION_KEYS", f"{Fernet.generate_key().decode()},not-a-key")
+    keys = f"{Fernet.generate_key().decode()},not-a-key"
 
     with pytest.raises(ImproperlyConfigured, match="entry 2 is not a Fernet key"):
-        runpy.run_path(str(SETTINGS_FILE))
+        settings_in_process(monkeypatch, tmp_path, TOKEN_ENCRYPTION_KEYS=keys)

@@ -7,12 +7,13 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.test import Client
 
-from accounts.models import SandboxCredential, SocialAccount, TokenRevocation
+from accounts.models import SocialAccount, TokenRevocation
 from accounts.services.connect import (
     social_account_connect_complete,
     social_account_connect_start,
 )
 from socialhub.api.errors import ApplicationError, ErrorCode
+from tests.helpers import live_credentials
 
 pytestmark = pytest.mark.django_db
 
@@ -26,12 +27,6 @@ def authorize(user, platform: str, handle: str) -> tuple[str, str]:
     answer = Client().get(f"{url.path}?{url.query}&sandbox_user={handle}")
     query = parse_qs(urlsplit(answer["Location"]).query)
     return query["code"][0], query["state"][0]
-
-
-def live_tokens(handle: str) -> int:
-    return SandboxCredential.objects.filter(
-        account__handle=handle, kind__in=["access", "refresh"], revoked_at__isnull=True
-    ).count()
 
 
 def test_tokens_of_a_refused_second_account_are_revoked_upstream(
@@ -53,6 +48,6 @@ def test_tokens_of_a_refused_second_account_are_revoked_upstream(
     assert refused.value.code is ErrorCode.CONFLICT
     assert refused.value.i18n_key == "creator.social.already_connected"
     assert SocialAccount.objects.get().pk == kept.account.pk
-    assert live_tokens("ann") == 2
-    assert live_tokens("bob") == 0
+    assert live_credentials("ann") == 2
+    assert live_credentials("bob") == 0
     assert not TokenRevocation.objects.exists()

@@ -8,7 +8,6 @@ import logging
 import pytest
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connection
 
 from accounts import crypto
 from accounts.crypto import TokenDecryptionError, decrypt_token, encrypt_token, reencrypt_token
@@ -16,6 +15,7 @@ from accounts.models import SocialAccount, TokenRevocation
 from accounts.services.actors import Actor
 from accounts.services.disconnect import DisconnectReason, social_account_disconnect
 from tests.factories import SocialAccountFactory
+from tests.helpers import raw_tokens
 
 pytestmark = pytest.mark.django_db
 
@@ -35,21 +35,12 @@ def keys(settings):
     crypto._multifernet.cache_clear()
 
 
-def raw_tokens(table: str, row_id) -> tuple[str, str]:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT access_token, refresh_token FROM {table} WHERE id = %s",
-            [row_id],
-        )
-        return cursor.fetchone()
-
-
 def test_account_tokens_are_stored_as_ciphertext(user):
     # when
     account = SocialAccountFactory(user=user, access_token=ACCESS, refresh_token=REFRESH)
 
     # then: the database holds ciphertext that decrypts to the token
-    stored_access, stored_refresh = raw_tokens("accounts_socialaccount", account.pk)
+    stored_access, stored_refresh = raw_tokens(SocialAccount, account.pk)
     assert ACCESS not in stored_access
     assert REFRESH not in stored_refresh
     assert decrypt_token(stored_access) == ACCESS
@@ -63,7 +54,7 @@ def test_an_empty_token_stays_empty(user):
     account = SocialAccountFactory(user=user, access_token=ACCESS, refresh_token="")
 
     # then
-    assert raw_tokens("accounts_socialaccount", account.pk)[1] == ""
+    assert raw_tokens(SocialAccount, account.pk)[1] == ""
     assert SocialAccount.objects.get(pk=account.pk).refresh_token == ""
 
 
@@ -79,7 +70,7 @@ def test_outbox_tokens_stay_ciphertext(user, django_capture_on_commit_callbacks)
 
     # then
     revocation = TokenRevocation.objects.get()
-    stored_access, stored_refresh = raw_tokens("accounts_tokenrevocation", revocation.pk)
+    stored_access, stored_refresh = raw_tokens(TokenRevocation, revocation.pk)
     assert ACCESS not in stored_access
     assert REFRESH not in stored_refresh
     assert (revocation.access_token, revocation.refresh_token) == (ACCESS, REFRESH)
@@ -106,7 +97,7 @@ def test_tokens_never_reach_the_logs(user, caplog, django_capture_on_commit_call
 def test_a_wrong_key_raises_instead_of_returning_ciphertext(user, keys):
     # given: tokens written with the configured key
     account = SocialAccountFactory(user=user, access_token=ACCESS, refresh_token=REFRESH)
-    ciphertext = raw_tokens("accounts_socialaccount", account.pk)[0]
+    ciphertext = raw_tokens(SocialAccount, account.pk)[0]
 
     # when: the key list no longer holds that key
     keys(Fernet.generate_key().decode())
@@ -129,7 +120,7 @@ def test_key_rotation_new_key_first_old_key_still_decrypts(user, keys):
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     keys(old)
     account = SocialAccountFactory(user=user, access_token=ACCESS, refresh_token=REFRESH)
-    old_ciphertext = raw_tokens("accounts_socialaccount", account.pk)[0]
+    old_ciphertext = raw_tokens(SocialAccount, account.pk)[0]
 
     # when: the new key is put first
     keys(new, old)

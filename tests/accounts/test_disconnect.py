@@ -21,7 +21,6 @@ from accounts.models import (
     Lease,
     MetricsSnapshot,
     Platform,
-    SandboxCredential,
     SocialAccount,
     SocialMetrics,
     TokenRevocation,
@@ -43,6 +42,7 @@ from tests.factories import (
     SocialAccountFactory,
     UserFactory,
 )
+from tests.helpers import followers_of, live_credentials, run_concurrently
 
 pytestmark = pytest.mark.django_db
 
@@ -67,8 +67,14 @@ def disconnect(account, *, actor=None, reason=DisconnectReason.REVOKED_BY_USER, 
     )
 
 
-def followers_of(user) -> int:
-    return CreatorProfile.objects.get(user=user).total_followers
+def counts(report) -> tuple[int, int, int, int]:
+    """What a report says it did: canceled targets, metrics, snapshots, inbox items."""
+    return (
+        report.canceled_scheduled_posts,
+        report.purged_metrics,
+        report.purged_metrics_snapshots,
+        report.purged_inbox_items,
+    )
 
 
 def database_state() -> dict:
@@ -218,15 +224,10 @@ def test_disconnect_report_counts_what_really_changed(history):
 
     # then
     assert queued == 3
-    assert report.canceled_scheduled_posts == 3
+    assert counts(report) == (3, 1, 3, 2)
     assert (
         PostTarget.objects.filter(canceled_reason="account_disconnected").count()
         == report.canceled_scheduled_posts
-    )
-    assert (report.purged_metrics, report.purged_metrics_snapshots, report.purged_inbox_items) == (
-        1,
-        3,
-        2,
     )
     assert report.social_account_id == account.public_id
     assert report.user_id == account.user.public_id
@@ -246,12 +247,7 @@ def test_disconnect_of_an_account_without_metrics_or_history(user):
     report = disconnect(account)
 
     # then
-    assert (
-        report.canceled_scheduled_posts,
-        report.purged_metrics,
-        report.purged_metrics_snapshots,
-        report.purged_inbox_items,
-    ) == (0, 0, 0, 0)
+    assert counts(report) == (0, 0, 0, 0)
     assert not SocialAccount.objects.filter(pk=account.pk).exists()
     assert not TokenRevocation.objects.exists()  # nothing to revoke upstream
     assert followers_of(user) == 800
@@ -342,8 +338,7 @@ def test_dry_run_reports_what_the_real_run_does_and_changes_nothing(
     assert {k: v for k, v in preview.as_dict().items() if k not in ignored} == {
         k: v for k, v in report.as_dict().items() if k not in ignored
     }
-    assert preview.canceled_scheduled_posts == 3
-    assert preview.purged_metrics_snapshots == 3
+    assert counts(preview) == (3, 1, 3, 2)
 
 
 # --- audit trail and log ----------------------------------------------------------------
@@ -399,14 +394,6 @@ def sandbox_account(user):
         refresh_token=tokens.refresh_token,
     )
     return SimpleNamespace(account=account, tokens=tokens)
-
-
-def live_credentials(handle: str) -> int:
-    return SandboxCredential.objects.filter(
-        account__handle=handle,
-        kind__in=[SandboxCredential.Kind.ACCESS, SandboxCredential.Kind.REFRESH],
-        revoked_at__isnull=True,
-    ).count()
 
 
 def test_tokens_are_revoked_at_the_platform_after_commit(
@@ -607,17 +594,9 @@ def test_disconnect_statement_count_does_not_grow_with_history(user, django_asse
         large_report = disconnect(large, actor=actor)
 
     # then: the same statements, and they did all the work
-    assert (
-        small_report.canceled_scheduled_posts,
-        small_report.purged_metrics_snapshots,
-        small_report.purged_inbox_items,
-    ) == (1, 1, 1)
+    assert counts(small_report) == (1, 1, 1, 1)
     assert _statement_kinds(small_queries) == _statement_kinds(large_queries)
-    assert (large_report.canceled_scheduled_posts, large_report.purged_metrics_snapshots) == (
-        200,
-        2000,
-    )
-    assert large_report.purged_inbox_items == 200
+    assert counts(large_report) == (200, 1, 2000, 200)
     assert not PostTarget.objects.filter(status=Status.QUEUED).exists()
     assert PostTarget.objects.filter(status=Status.PUBLISHED, social_account=None).count() == 51
 
@@ -657,13 +636,8 @@ def test_dry_run_is_one_query_whatever_the_history(user, django_assert_num_queri
         large_preview = disconnect(large, dry_run=True)
 
     # then
-    assert small_preview.purged_metrics_snapshots == 0
-    assert (
-        large_preview.canceled_scheduled_posts,
-        large_preview.purged_metrics,
-        large_preview.purged_metrics_snapshots,
-        large_preview.purged_inbox_items,
-    ) == (200, 1, 2000, 200)
+    assert counts(small_preview) == (0, 1, 0, 0)
+    assert counts(large_preview) == (200, 1, 2000, 200)
 
 
 # --- concurrent callers -----------------------------------------------------------------
@@ -678,36 +652,19 @@ def test_parallel_disconnects_of_one_account_succeed_exactly_once(sandbox_http):
     PostTargetFactory(social_account=account)
     MetricsSnapshotFactory.create_batch(5, social_account=account)
     callers = 8
-    barrier = threading.Barrier(callers)
-    reports, errors, unexpected = [], [], []
-    lock = threading.Lock()
 
-    def caller() -> None:
+    def caller() -> tuple[str, object]:
         try:
-            barrier.wait(timeout=10)
-            report = disconnect(account, actor=Actor.system("cli"))
-            with lock:
-                reports.append(report)
+            return "report", disconnect(account, actor=Actor.system("cli"))
         except ApplicationError as exc:
-            with lock:
-                errors.append(exc.code)
-        except Exception as exc:
-            with lock:
-                unexpected.append(exc)
-        finally:
-            connection.close()
+            return "error", exc.code
 
-    threads = [threading.Thread(target=caller) for _ in range(callers)]
-
-    # when
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    # when: all released together, each on its own connection; anything else raised fails
+    outcomes = run_concurrently(*[caller] * callers)
 
     # then
-    assert not any(thread.is_alive() for thread in threads)
-    assert unexpected == []
+    reports = [value for kind, value in outcomes if kind == "report"]
+    errors = [value for kind, value in outcomes if kind == "error"]
     assert len(reports) == 1
     assert errors == [ErrorCode.NOT_FOUND] * (callers - 1)
     assert reports[0].canceled_scheduled_posts == 1

@@ -14,12 +14,9 @@ from accounts.services.followers import (
     creator_followers_recompute_for_account,
 )
 from tests.factories import SocialAccountFactory, UserFactory
+from tests.helpers import followers_of
 
 pytestmark = pytest.mark.django_db
-
-
-def followers_of(user) -> int:
-    return CreatorProfile.objects.get(user=user).total_followers
 
 
 def test_total_followers_follows_connect_change_and_disconnect(user):

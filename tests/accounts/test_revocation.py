@@ -5,60 +5,23 @@ behind (SPEC §3 step 6, §6, §9)."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 import pytest
-import requests
 from cryptography.fernet import Fernet
 from django.utils import timezone
-from requests.adapters import BaseAdapter
 
 from accounts import crypto
-from accounts.models import Platform, SandboxCredential, TokenRevocation
+from accounts.models import Platform, TokenRevocation
 from accounts.providers import ProviderTransientError, SandboxProvider
-from accounts.providers import http as provider_http
 from accounts.services.revocation import token_revocation_process, token_revocations_due
 from accounts.services.sandbox import sandbox_grant_issue
 from accounts.tasks import token_revocation_process_task, token_revocations_sweep_task
+from tests.helpers import live_credentials
 
 pytestmark = pytest.mark.django_db
 
 REVOKE_URL = "http://sandbox.test/sandbox/oauth/revoke"
 REVOKE_CALL = ("POST", "/sandbox/oauth/revoke")
-
-
-class CannedAdapter(BaseAdapter):
-    """Answers every request with one status and JSON body, and counts the calls."""
-
-    def __init__(self, status: int, body: dict, headers: dict | None = None) -> None:
-        super().__init__()
-        self.status, self.body, self.headers = status, body, headers or {}
-        self.calls = 0
-
-    def send(self, request, **kwargs):
-        self.calls += 1
-        response = requests.Response()
-        response.status_code = self.status
-        response._content = json.dumps(self.body).encode()
-        response.headers.update({"Content-Type": "application/json", **self.headers})
-        response.url = request.url
-        response.request = request
-        return response
-
-    def close(self) -> None:
-        pass
-
-
-@pytest.fixture
-def platform_answers():
-    """Make the platform's revoke endpoint answer with a canned response."""
-
-    def answer(status: int, body: dict, headers: dict | None = None) -> CannedAdapter:
-        adapter = CannedAdapter(status, body, headers)
-        provider_http.http_session().mount(REVOKE_URL, adapter)
-        return adapter
-
-    return answer
 
 
 def outbox_row(*, access="acc-tok", refresh="ref-tok", attempts=0, due_in=-1) -> TokenRevocation:
@@ -70,14 +33,6 @@ def outbox_row(*, access="acc-tok", refresh="ref-tok", attempts=0, due_in=-1) ->
         attempts=attempts,
         next_attempt_at=timezone.now() + dt.timedelta(seconds=due_in),
     )
-
-
-def live_credentials(handle: str) -> int:
-    return SandboxCredential.objects.filter(
-        account__handle=handle,
-        kind__in=[SandboxCredential.Kind.ACCESS, SandboxCredential.Kind.REFRESH],
-        revoked_at__isnull=True,
-    ).count()
 
 
 def test_a_due_row_is_revoked_at_the_platform_and_deleted(sandbox_http):
@@ -111,7 +66,9 @@ def test_processing_twice_is_harmless(sandbox_http):
 
 def test_a_platform_outage_is_retried_later(platform_answers):
     # given
-    outage = platform_answers(503, {"error": "temporarily_unavailable"})
+    outage = platform_answers(
+        status=503, body={"error": "temporarily_unavailable"}, url_prefix=REVOKE_URL
+    )
     row = outbox_row()
     started = timezone.now()
 
@@ -119,7 +76,7 @@ def test_a_platform_outage_is_retried_later(platform_answers):
     outcome = token_revocation_process(revocation_id=row.pk)
 
     # then: kept, with the attempt, the error and a backoff recorded
-    assert outage.calls == 1
+    assert outage.calls == [REVOKE_CALL]
     assert outcome.status == "retry"
     assert outcome.retry_in == 30
     row.refresh_from_db()
@@ -131,7 +88,12 @@ def test_a_platform_outage_is_retried_later(platform_answers):
 
 def test_retry_after_from_the_platform_is_honoured(platform_answers):
     # given
-    platform_answers(429, {"error": "slow_down"}, {"Retry-After": "600"})
+    platform_answers(
+        status=429,
+        body={"error": "slow_down"},
+        headers={"Retry-After": "600"},
+        url_prefix=REVOKE_URL,
+    )
     row = outbox_row()
     started = timezone.now()
 
@@ -164,7 +126,7 @@ def test_backoff_grows_with_the_attempts(monkeypatch):
 def test_after_the_last_attempt_the_tokens_are_dropped(platform_answers, settings):
     # given
     settings.TOKEN_REVOCATION_MAX_ATTEMPTS = 3
-    platform_answers(503, {})
+    platform_answers(status=503, body={}, url_prefix=REVOKE_URL)
     row = outbox_row()
     outcomes = []
 
@@ -180,14 +142,14 @@ def test_after_the_last_attempt_the_tokens_are_dropped(platform_answers, setting
 
 def test_a_definitive_refusal_ends_the_revocation(platform_answers):
     # given: the grant is already dead at the platform
-    refusal = platform_answers(400, {"error": "invalid_grant"})
+    refusal = platform_answers(status=400, body={"error": "invalid_grant"}, url_prefix=REVOKE_URL)
     row = outbox_row()
 
     # when
     outcome = token_revocation_process(revocation_id=row.pk)
 
     # then: nothing to retry; the last copy of the tokens is gone
-    assert refusal.calls == 1
+    assert refusal.calls == [REVOKE_CALL]
     assert outcome.status == "refused"
     assert not TokenRevocation.objects.filter(pk=row.pk).exists()
 

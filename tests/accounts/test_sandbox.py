@@ -8,8 +8,6 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 import requests
 from django.utils import timezone
-from requests.adapters import BaseAdapter
-from requests.structures import CaseInsensitiveDict
 
 from accounts.models import SandboxAccount, SandboxCredential
 from accounts.providers import (
@@ -474,47 +472,6 @@ def test_provider_exchange_with_a_wrong_verifier_is_definitive(client):
 
 
 # SandboxProvider: classification of platform answers --------------------------------------
-
-
-class StubAdapter(BaseAdapter):
-    """Answers every request with one canned response, or raises ``exc``."""
-
-    def __init__(self, status=200, headers=None, body=b"", exc=None):
-        super().__init__()
-        self.status, self.headers, self.body, self.exc = status, headers or {}, body, exc
-        self.requests: list[requests.PreparedRequest] = []
-
-    def send(self, request, **kwargs):
-        self.requests.append(request)
-        if self.exc is not None:
-            raise self.exc
-        response = requests.Response()
-        response.status_code = self.status
-        response._content = self.body
-        response.headers = CaseInsensitiveDict(self.headers)
-        response.url = request.url
-        response.request = request
-        return response
-
-    def close(self) -> None:
-        pass
-
-
-@pytest.fixture
-def platform_answers():
-    """Make the platform answer with a canned response (or fail to connect)."""
-    previous = provider_http.http_session()
-
-    def install(**stub) -> StubAdapter:
-        adapter = StubAdapter(**stub)
-        session = requests.Session()
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
-        provider_http.set_http_session(session)
-        return adapter
-
-    yield install
-    provider_http.set_http_session(previous)
 
 
 def call_exchange():

@@ -14,33 +14,16 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from accounts.models import AuditEvent, CreatorProfile, Membership, User, Workspace
 from socialhub.api.ids import parse_public_id
-from tests.conftest import bearer_client
 from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.helpers import PROFILE_URL, assert_error, bearer_client, token_client
 
 REGISTER_URL = "/api/v1/auth/register"
 LOGIN_URL = "/api/v1/auth/login"
 REFRESH_URL = "/api/v1/auth/refresh"
 LOGOUT_URL = "/api/v1/auth/logout"
-PROFILE_URL = "/api/v1/creators/profile"
 STRONG_PASSWORD = "a long enough passphrase"
 
 pytestmark = pytest.mark.django_db
-
-
-def assert_error(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert body["success"] is False
-    assert set(body["error"]) == {
-        "code",
-        "message",
-        "i18nKey",
-        "i18nVars",
-        "details",
-        "correlationId",
-    }
-    assert body["error"]["code"] == code
-    return body["error"]
 
 
 def register(client, **overrides):
@@ -57,12 +40,6 @@ def token_pair(client, user) -> dict:
     response = login(client, user.email)
     assert response.status_code == 200
     return response.json()["data"]
-
-
-def client_with(token: str) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    return client
 
 
 def b64url(data: bytes) -> str:
@@ -206,7 +183,7 @@ def test_login_tokens_work_as_bearer(user, api_client):
     data = token_pair(api_client, user)
 
     assert set(data) == {"accessToken", "refreshToken"}
-    response = client_with(data["accessToken"]).get(PROFILE_URL)
+    response = token_client(data["accessToken"]).get(PROFILE_URL)
     assert response.status_code == 200
     assert response.json()["data"]["id"] == user.public_id
 
@@ -293,7 +270,7 @@ def test_refresh_rotates_and_blacklists_the_old_token(user, api_client):
     second = response.json()["data"]
     assert set(second) == {"accessToken", "refreshToken"}
     assert second["refreshToken"] != first["refreshToken"]
-    assert client_with(second["accessToken"]).get(PROFILE_URL).status_code == 200
+    assert token_client(second["accessToken"]).get(PROFILE_URL).status_code == 200
     replay = api_client.post(REFRESH_URL, {"refreshToken": first["refreshToken"]}, format="json")
     assert_error(replay, 401, "AUTH_UNAUTHORIZED")
     again = api_client.post(REFRESH_URL, {"refreshToken": second["refreshToken"]}, format="json")
@@ -352,11 +329,11 @@ def test_control_hand_built_token_with_the_right_key_is_accepted(user):
     payload = AccessToken.for_user(user).payload
     token = jwt.encode(payload, django_settings.JWT_SIGNING_KEY, algorithm="HS256")
 
-    assert client_with(token).get(PROFILE_URL).status_code == 200
+    assert token_client(token).get(PROFILE_URL).status_code == 200
 
 
 def _assert_bearer_refused(token: str) -> None:
-    response = client_with(token).get(PROFILE_URL)
+    response = token_client(token).get(PROFILE_URL)
     assert_error(response, 401, "AUTH_UNAUTHORIZED")
     assert response["WWW-Authenticate"].startswith("Bearer")
 

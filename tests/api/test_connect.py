@@ -14,27 +14,30 @@ import requests
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
-from requests.adapters import BaseAdapter
-from requests.structures import CaseInsensitiveDict
 
 from accounts.crypto import decrypt_token
 from accounts.models import AuditEvent, OAuthState, SocialAccount, SocialMetrics
 from accounts.providers import Profile, SandboxProvider, TokenSet
-from accounts.providers import http as provider_http
 from accounts.providers.base import pkce_challenge, pkce_pair
 from accounts.services import sandbox as sandbox_services
 from accounts.services.connect import social_account_store_authorization
-from tests.conftest import bearer_client
 from tests.factories import SocialAccountFactory, UserFactory
+from tests.helpers import (
+    PROFILE_URL,
+    assert_error,
+    assert_success,
+    bearer_client,
+    profile_total,
+    raw_tokens,
+    run_concurrently,
+)
 
 pytestmark = pytest.mark.django_db
 
 START_URL = "/api/v1/creators/social/connect/start"
 CONNECT_URL = "/api/v1/creators/social/connect"
 LIST_URL = "/api/v1/creators/social"
-PROFILE_URL = "/api/v1/creators/profile"
 REDIRECT_URI = "https://app.example.com/oauth/callback"
-ERROR_KEYS = {"code", "message", "i18nKey", "i18nVars", "details", "correlationId"}
 CONNECT_KEYS = {
     "id",
     "platform",
@@ -44,31 +47,6 @@ CONNECT_KEYS = {
     "connectedAt",
     "reconnected",
 }
-
-
-def assert_success(response, status: int = 200):
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert body["success"] is True
-    assert set(body) <= {"success", "data"}
-    assert response["X-Correlation-ID"]
-    return body.get("data")
-
-
-def assert_error(response, status: int, code: str, i18n_key: str | None = None) -> dict:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"success", "error"}
-    assert body["success"] is False
-    error = body["error"]
-    assert set(error) == ERROR_KEYS
-    assert error["code"] == code
-    assert isinstance(error["details"], list)
-    assert isinstance(error["i18nVars"], dict)
-    assert response["X-Correlation-ID"] == error["correlationId"]
-    if i18n_key is not None:
-        assert error["i18nKey"] == i18n_key
-    return error
 
 
 # The flow, step by step ----------------------------------------------------------------
@@ -138,62 +116,6 @@ def complete(client, auth: Authorization, **overrides):
 def connect(client, platform: str = "instagram", **kwargs):
     """The whole flow; returns the response of POST connect."""
     return complete(client, authorize(client, platform, **kwargs))
-
-
-def raw_tokens(account_pk) -> tuple[str, str]:
-    """The token columns as stored, bypassing the field's decryption."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT access_token, refresh_token FROM {SocialAccount._meta.db_table} WHERE id = %s",
-            [account_pk],
-        )
-        return cursor.fetchone()
-
-
-def total_followers(client) -> int:
-    return assert_success(client.get(PROFILE_URL))["totalFollowers"]
-
-
-class StubAdapter(BaseAdapter):
-    """Answers every request with one canned response, or raises ``exc``."""
-
-    def __init__(self, status=503, headers=None, body=b"", exc=None):
-        super().__init__()
-        self.status, self.headers, self.body, self.exc = status, headers or {}, body, exc
-        self.calls: list[tuple[str, str]] = []
-
-    def send(self, request, **kwargs):
-        self.calls.append((request.method, urlsplit(request.url).path))
-        if self.exc is not None:
-            raise self.exc
-        response = requests.Response()
-        response.status_code = self.status
-        response._content = self.body
-        response.headers = CaseInsensitiveDict(self.headers)
-        response.url = request.url
-        response.request = request
-        return response
-
-    def close(self) -> None:
-        pass
-
-
-@pytest.fixture
-def platform_answers(sandbox_http):
-    """Swap the provider session for one where ``prefix`` gets a canned answer and the
-    rest still reaches the in-process sandbox."""
-    previous = provider_http.http_session()
-
-    def install(prefix: str = "http://sandbox.test/", **stub) -> StubAdapter:
-        session = requests.Session()
-        session.mount("http://sandbox.test/", sandbox_http)
-        adapter = StubAdapter(**stub)
-        session.mount(prefix, adapter)
-        provider_http.set_http_session(session)
-        return adapter
-
-    yield install
-    provider_http.set_http_session(previous)
 
 
 # connect/start ----------------------------------------------------------------------
@@ -330,7 +252,7 @@ def test_connect_stores_metrics_and_total_followers(user, user_client):
         social_account__user=user, social_account__platform="instagram"
     )
     assert metrics.follower_count == 1234
-    assert total_followers(user_client) == 1234 + 66
+    assert profile_total(user_client) == 1234 + 66
 
 
 def test_tokens_are_encrypted_at_rest_and_never_in_a_response(user, user_client):
@@ -339,7 +261,7 @@ def test_tokens_are_encrypted_at_rest_and_never_in_a_response(user, user_client)
     responses.append(user_client.get(PROFILE_URL))
     account = SocialAccount.objects.get(user=user)
 
-    stored_access, stored_refresh = raw_tokens(account.pk)
+    stored_access, stored_refresh = raw_tokens(SocialAccount, account.pk)
 
     assert stored_access != account.access_token
     assert stored_refresh != account.refresh_token
@@ -366,7 +288,7 @@ def test_reconnecting_the_same_upstream_account_replaces_the_tokens(user, user_c
     assert after.refresh_token  # never blanked
     assert SocialAccount.objects.filter(user=user).count() == 1
     assert after.metrics.follower_count == 2000
-    assert total_followers(user_client) == 2000
+    assert profile_total(user_client) == 2000
     assert AuditEvent.objects.filter(action="social_account.reconnected").count() == 1
 
 
@@ -440,7 +362,7 @@ def test_a_different_upstream_account_on_a_connected_platform_is_409(user, user_
     assert after.access_token == before.access_token
     assert after.refresh_token == before.refresh_token
     assert after.metrics.follower_count == 1234
-    assert total_followers(user_client) == 1234
+    assert profile_total(user_client) == 1234
 
 
 def test_the_same_upstream_account_for_two_users_in_their_own_workspaces(user_client):
@@ -523,7 +445,7 @@ def test_a_wrong_code_is_refused(user, user_client):
     error = assert_error(response, 400, "VALIDATION", "creator.social.oauth_failed")
     assert error["details"][0]["field"] == "code"
     assert not SocialAccount.objects.exists()
-    assert total_followers(user_client) == 0
+    assert profile_total(user_client) == 0
 
 
 def test_a_code_issued_for_another_redirect_uri_is_refused(user, user_client):
@@ -606,7 +528,7 @@ def assert_nothing_connected(user, client) -> None:
     assert not SocialAccount.objects.filter(user=user).exists()
     assert not SocialMetrics.objects.exists()
     assert not AuditEvent.objects.filter(action__startswith="social_account.").exists()
-    assert total_followers(client) == 0
+    assert profile_total(client) == 0
 
 
 def test_platform_unavailable_is_503_with_retry_after(user, user_client, platform_answers):
@@ -648,7 +570,7 @@ def test_profile_endpoint_down_after_a_good_token_exchange_is_503(
     user, user_client, platform_answers
 ):
     auth = authorize(user_client)
-    stub = platform_answers("http://sandbox.test/sandbox/api/", status=502)
+    stub = platform_answers(url_prefix="http://sandbox.test/sandbox/api/", status=502)
 
     response = complete(user_client, auth)
 
@@ -668,31 +590,6 @@ def test_a_malformed_token_answer_is_oauth_failed_not_500(user, user_client, pla
 
 
 # Concurrency ----------------------------------------------------------------------------
-
-
-def run_concurrently(*calls):
-    """Run each call in its own thread (own database connection), released together."""
-    barrier = threading.Barrier(len(calls))
-    results: list = [None] * len(calls)
-    failures: list[BaseException] = []
-
-    def worker(index, call):
-        try:
-            barrier.wait(timeout=10)
-            results[index] = call()
-        except BaseException as exc:
-            failures.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=item) for item in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert not any(thread.is_alive() for thread in threads)
-    assert not failures, failures
-    return results
 
 
 @pytest.fixture

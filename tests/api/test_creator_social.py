@@ -16,54 +16,18 @@ from django.utils.dateparse import parse_datetime
 
 from accounts import selectors
 from accounts.models import Platform, SocialAccount, SocialMetrics, TokenRevocation
-from tests.conftest import bearer_client
 from tests.factories import SocialAccountFactory, UserFactory
+from tests.helpers import PROFILE_URL, assert_error, assert_success, bearer_client, profile_total
 
 pytestmark = pytest.mark.django_db
 
 LIST_URL = "/api/v1/creators/social"
 DISCONNECT_URL = "/api/v1/creators/social/disconnect"
-PROFILE_URL = "/api/v1/creators/profile"
-ERROR_KEYS = {"code", "message", "i18nKey", "i18nVars", "details", "correlationId"}
 ITEM_KEYS = {"platform", "platformUsername", "verified", "connectedAt"}
-
-
-def assert_success(response, status: int = 200):
-    """The success envelope; returns ``data`` (``None`` when the body has no data key)."""
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert body["success"] is True
-    assert set(body) <= {"success", "data"}
-    assert response["X-Correlation-ID"]
-    return body.get("data")
-
-
-def assert_error(response, status: int, code: str, i18n_key: str | None = None) -> dict:
-    """The error envelope, with the correlation id echoed in the header; returns ``error``."""
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"success", "error"}
-    assert body["success"] is False
-    error = body["error"]
-    assert set(error) == ERROR_KEYS
-    assert error["code"] == code
-    assert isinstance(error["message"], str) and error["message"]
-    assert isinstance(error["i18nKey"], str) and error["i18nKey"]
-    assert isinstance(error["i18nVars"], dict)
-    assert isinstance(error["details"], list)
-    assert error["correlationId"]
-    assert response["X-Correlation-ID"] == error["correlationId"]
-    if i18n_key is not None:
-        assert error["i18nKey"] == i18n_key
-    return error
 
 
 def disconnect(client, body, **kwargs):
     return client.post(DISCONNECT_URL, body, format="json", **kwargs)
-
-
-def profile_total(client) -> int:
-    return assert_success(client.get(PROFILE_URL))["totalFollowers"]
 
 
 PLATFORMS = [choice.value for choice in Platform]
@@ -299,10 +263,14 @@ def test_disconnect_with_a_bad_platform_is_400(user_client, account, body):
     assert SocialAccount.objects.filter(pk=account.pk).exists()
 
 
-def test_disconnect_of_an_unknown_platform_says_so(user_client, account):
+def test_disconnect_of_an_unknown_platform_lists_the_known_ones(user_client, account):
     error = assert_error(disconnect(user_client, {"platform": "myspace"}), 400, "VALIDATION")
 
-    assert "myspace" in error["details"][0]["message"]
+    detail = error["details"][0]
+    assert detail["field"] == "platform"
+    assert "instagram" in detail["message"] and "bluesky" in detail["message"]
+    assert "myspace" not in detail["message"]  # input is never echoed back
+    assert SocialAccount.objects.filter(pk=account.pk).exists()
 
 
 @pytest.mark.parametrize("body", [[{"platform": "instagram"}], "instagram", 5])

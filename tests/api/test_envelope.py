@@ -16,30 +16,11 @@ from socialhub.api.correlation import CorrelationIdLogFilter
 from socialhub.api.errors import ApplicationError, ErrorCode
 from socialhub.api.ids import parse_public_id
 from socialhub.api.ratelimit import rate_period_seconds
+from tests.helpers import PROFILE_URL, assert_error
 
-ERROR_KEYS = {"code", "message", "i18nKey", "i18nVars", "details", "correlationId"}
-PROFILE_URL = "/api/v1/creators/profile"
 LOGIN_URL = "/api/v1/auth/login"
 REGISTER_URL = "/api/v1/auth/register"
 SECRET_FAILURE_TEXT = "kaboom-internal-detail-7f3a"
-
-
-def assert_error_envelope(response, status: int, code: str) -> dict:
-    """The response is exactly the error envelope, carrying its own correlation id."""
-    assert response.status_code == status, response.content
-    assert response["Content-Type"].startswith("application/json")
-    body = response.json()
-    assert set(body) == {"success", "error"}
-    assert body["success"] is False
-    error = body["error"]
-    assert set(error) == ERROR_KEYS
-    assert error["code"] == code
-    assert isinstance(error["message"], str) and error["message"]
-    assert isinstance(error["i18nKey"], str) and error["i18nKey"]
-    assert isinstance(error["i18nVars"], dict)
-    assert isinstance(error["details"], (list, dict))
-    assert error["correlationId"] == response["X-Correlation-ID"]
-    return error
 
 
 def _crashing_plain_view(request):
@@ -92,7 +73,7 @@ def test_unknown_api_path_is_404_envelope(settings, api_client, url, debug):
 
     response = api_client.get(url)
 
-    error = assert_error_envelope(response, 404, "NOT_FOUND")
+    error = assert_error(response, 404, "NOT_FOUND")
     assert error["i18nKey"] == "common.not_found"
 
 
@@ -103,7 +84,7 @@ def test_unknown_api_path_is_404_envelope_for_writes_without_csrf_cookie(db, met
 
     response = getattr(client, method)("/api/v1/no-such-thing", {"a": 1}, format="json")
 
-    assert_error_envelope(response, 404, "NOT_FOUND")
+    assert_error(response, 404, "NOT_FOUND")
 
 
 def test_drf_views_need_no_csrf_cookie(db):
@@ -111,13 +92,13 @@ def test_drf_views_need_no_csrf_cookie(db):
 
     response = client.post(REGISTER_URL, {}, format="json")
 
-    assert_error_envelope(response, 400, "VALIDATION")
+    assert_error(response, 400, "VALIDATION")
 
 
 def test_wrong_method_is_405_envelope(api_client):
     response = api_client.get(LOGIN_URL)
 
-    assert_error_envelope(response, 405, "METHOD_NOT_ALLOWED")
+    assert_error(response, 405, "METHOD_NOT_ALLOWED")
 
 
 def test_malformed_json_is_400_naming_body(api_client):
@@ -125,7 +106,7 @@ def test_malformed_json_is_400_naming_body(api_client):
         LOGIN_URL, data='{"email": "a@b.c", ', content_type="application/json"
     )
 
-    error = assert_error_envelope(response, 400, "VALIDATION")
+    error = assert_error(response, 400, "VALIDATION")
     assert error["i18nKey"] == "common.malformed_json"
     assert len(error["details"]) == 1
     assert error["details"][0]["field"] == "body"
@@ -139,19 +120,19 @@ def test_malformed_json_is_400_naming_body(api_client):
 def test_non_json_body_is_415_envelope(api_client, content_type):
     response = api_client.post(LOGIN_URL, data="email=a@b.c&password=x", content_type=content_type)
 
-    assert_error_envelope(response, 415, "UNSUPPORTED_MEDIA_TYPE")
+    assert_error(response, 415, "UNSUPPORTED_MEDIA_TYPE")
 
 
 def test_non_json_accept_is_406_envelope(user_client):
     response = user_client.get(PROFILE_URL, HTTP_ACCEPT="text/html")
 
-    assert_error_envelope(response, 406, "NOT_ACCEPTABLE")
+    assert_error(response, 406, "NOT_ACCEPTABLE")
 
 
 def test_missing_credentials_is_401_envelope(api_client):
     response = api_client.get(PROFILE_URL)
 
-    error = assert_error_envelope(response, 401, "AUTH_UNAUTHORIZED")
+    error = assert_error(response, 401, "AUTH_UNAUTHORIZED")
     assert error["i18nKey"] == "auth.unauthorized"
     assert response["WWW-Authenticate"].startswith("Bearer")
 
@@ -169,7 +150,7 @@ def test_unexpected_exception_in_drf_view_is_500_envelope_without_traceback(
     with caplog.at_level(logging.ERROR, logger="socialhub.api"):
         response = client.get(PROFILE_URL)
 
-    error = assert_error_envelope(response, 500, "INTERNAL")
+    error = assert_error(response, 500, "INTERNAL")
     assert error["i18nKey"] == "common.internal"
     text = response.content.decode()
     assert SECRET_FAILURE_TEXT not in text
@@ -185,7 +166,7 @@ def test_unexpected_exception_in_plain_django_view_is_500_envelope(db):
 
     response = client.get("/api/v1/_crash", HTTP_X_CORRELATION_ID="crash-corr-1")
 
-    error = assert_error_envelope(response, 500, "INTERNAL")
+    error = assert_error(response, 500, "INTERNAL")
     assert error["correlationId"] == "crash-corr-1"
     assert SECRET_FAILURE_TEXT not in response.content.decode()
 
@@ -207,7 +188,7 @@ def test_database_error_mid_request_is_500_and_changes_nothing(db, monkeypatch, 
         format="json",
     )
 
-    error = assert_error_envelope(response, 500, "INTERNAL")
+    error = assert_error(response, 500, "INTERNAL")
     assert "socialhub_no_such_table" not in response.content.decode()
     assert "safe to retry" in error["message"]
     assert not User.objects.filter(email="dberror@example.com").exists()
@@ -222,7 +203,7 @@ def test_application_error_details_and_vars_reach_the_envelope(user, api_client)
     """i18nVars and details set by a service are rendered, not dropped."""
     response = api_client.post(LOGIN_URL, {"email": user.email, "password": "nope"}, format="json")
 
-    error = assert_error_envelope(response, 401, "AUTH_UNAUTHORIZED")
+    error = assert_error(response, 401, "AUTH_UNAUTHORIZED")
     assert error["i18nVars"] == {"field": "email"}
 
 
@@ -445,18 +426,6 @@ def test_rate_period_seconds(rate, seconds):
     assert rate_period_seconds(rate) == seconds
 
 
-@pytest.fixture
-def cache_down(settings):
-    """The shared cache points at a Redis that refuses connections."""
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": "redis://127.0.0.1:1/0",
-            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5},
-        }
-    }
-
-
 def test_rate_limit_fails_closed_with_503_when_cache_is_down(db, cache_down, api_client):
     response = api_client.post(
         REGISTER_URL,
@@ -464,7 +433,7 @@ def test_rate_limit_fails_closed_with_503_when_cache_is_down(db, cache_down, api
         format="json",
     )
 
-    assert_error_envelope(response, 503, "UNAVAILABLE")
+    assert_error(response, 503, "UNAVAILABLE")
     assert int(response["Retry-After"]) >= 1
     assert not User.objects.filter(email="nocache@example.com").exists()
 
@@ -480,7 +449,7 @@ def test_rate_limit_fails_closed_when_counter_raises(user, monkeypatch, api_clie
         LOGIN_URL, {"email": user.email, "password": "correct horse battery staple"}, format="json"
     )
 
-    assert_error_envelope(response, 503, "UNAVAILABLE")
+    assert_error(response, 503, "UNAVAILABLE")
     assert "accessToken" not in response.content.decode()
 
 
@@ -508,4 +477,4 @@ def test_rate_limit_counter_read_failure_is_503_not_429(user, monkeypatch, api_c
         LOGIN_URL, {"email": user.email, "password": "correct horse battery staple"}, format="json"
     )
 
-    assert_error_envelope(response, 503, "UNAVAILABLE")
+    assert_error(response, 503, "UNAVAILABLE")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from accounts.models import SocialAccount
-from tests.conftest import bearer_client
 from tests.factories import SocialAccountFactory
+from tests.helpers import assert_error, assert_success, bearer_client
 
 pytestmark = pytest.mark.django_db
 
@@ -28,10 +28,7 @@ def test_deeply_nested_json_is_400_not_500(creator_with_account):
 
     response = post_raw(creator_with_account, nested)
 
-    assert response.status_code == 400
-    error = response.json()["error"]
-    assert error["code"] == "VALIDATION"
-    assert error["i18nKey"] == "common.malformed_json"
+    assert_error(response, 400, "VALIDATION", "common.malformed_json")
     assert SocialAccount.objects.count() == 1
 
 
@@ -41,9 +38,7 @@ def test_a_body_over_the_limit_is_413_and_nothing_changes(settings, creator_with
 
     response = post_raw(creator_with_account, body)
 
-    assert response.status_code == 413
-    error = response.json()["error"]
-    assert error["code"] == "PAYLOAD_TOO_LARGE"
+    error = assert_error(response, 413, "PAYLOAD_TOO_LARGE")
     assert error["i18nVars"] == {"limit": 1024}
     assert SocialAccount.objects.count() == 1
 
@@ -54,7 +49,7 @@ def test_a_body_at_the_limit_is_parsed(settings, creator_with_account):
 
     response = post_raw(creator_with_account, body)
 
-    assert response.status_code == 200
+    assert_success(response)
     assert SocialAccount.objects.count() == 0
 
 
@@ -63,18 +58,17 @@ def test_an_unknown_value_is_not_echoed_back(creator_with_account):
 
     response = creator_with_account.post(DISCONNECT_URL, {"platform": marker}, format="json")
 
-    assert response.status_code == 400
+    error = assert_error(response, 400, "VALIDATION")
     assert "<script>" not in response.content.decode()
     assert "zzzz" not in response.content.decode()
-    assert response.json()["error"]["details"][0]["field"] == "platform"
+    assert error["details"][0]["field"] == "platform"
 
 
 @pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
 def test_non_json_constants_are_refused(creator_with_account, constant):
     response = post_raw(creator_with_account, f'{{"platform": {constant}}}')
 
-    assert response.status_code == 400
-    assert response.json()["error"]["i18nKey"] == "common.malformed_json"
+    assert_error(response, 400, "VALIDATION", "common.malformed_json")
 
 
 def test_an_unknown_charset_is_read_as_utf8(creator_with_account):
@@ -83,5 +77,5 @@ def test_an_unknown_charset_is_read_as_utf8(creator_with_account):
         creator_with_account, '{"platform": "instagram"}', "application/json; charset=no-such"
     )
 
-    assert response.status_code == 200
+    assert_success(response)
     assert SocialAccount.objects.count() == 0

@@ -15,6 +15,7 @@ import requests
 
 from accounts.models import SandboxCredential, SocialAccount, TokenRevocation
 from accounts.providers import http as provider_http
+from tests.helpers import assert_error, assert_success
 
 REDIRECT_URI = "https://app.example.com/oauth/callback"
 PASSWORD = "a long and unusual passphrase 42"
@@ -35,23 +36,6 @@ def live_sandbox(live_server, settings):
 
 def api(base: str, path: str) -> str:
     return f"{base}/api/v1/{path}"
-
-
-def assert_success(response, status: int = 200):
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert body["success"] is True
-    assert response.headers["X-Correlation-ID"]
-    return body.get("data")
-
-
-def assert_error(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert body["success"] is False
-    assert body["error"]["code"] == code
-    assert response.headers["X-Correlation-ID"] == body["error"]["correlationId"]
-    return body["error"]
 
 
 def register_and_login(base: str, email: str) -> requests.Session:

@@ -1,0 +1,188 @@
+"""Plain helpers shared by the test modules (fixtures live in ``tests/conftest.py``).
+
+- envelope assertions: ``assert_success`` and ``assert_error``, for Django test responses
+  and ``requests`` responses alike;
+- ``CannedAdapter``: a requests transport that answers with one canned response;
+- API clients, database read-backs and a thread runner used by several modules.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+import requests
+from django.db import connection
+from requests.adapters import BaseAdapter
+from requests.structures import CaseInsensitiveDict
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from accounts.models import CreatorProfile, SandboxCredential
+
+PROFILE_URL = "/api/v1/creators/profile"
+SUCCESS_KEYS = frozenset({"success", "data"})
+ERROR_KEYS = frozenset({"code", "message", "i18nKey", "i18nVars", "details", "correlationId"})
+
+
+# Envelope ----------------------------------------------------------------------------------
+
+
+def _assert_json(response) -> dict:
+    assert response.headers["Content-Type"].startswith("application/json"), response.headers
+    return response.json()
+
+
+def assert_success(response, status: int = 200):
+    """The success envelope with a correlation id; returns ``data`` (``None`` when the body
+    has no data key)."""
+    assert response.status_code == status, response.content
+    body = _assert_json(response)
+    assert set(body) <= SUCCESS_KEYS
+    assert body["success"] is True
+    assert response.headers["X-Correlation-ID"]
+    return body.get("data")
+
+
+def assert_error(response, status: int, code: str, i18n_key: str | None = None) -> dict:
+    """Exactly the error envelope, with the correlation id echoed in the header; returns
+    ``error``."""
+    assert response.status_code == status, response.content
+    body = _assert_json(response)
+    assert set(body) == {"success", "error"}
+    assert body["success"] is False
+    error = body["error"]
+    assert set(error) == ERROR_KEYS
+    assert error["code"] == code
+    assert isinstance(error["message"], str) and error["message"]
+    assert isinstance(error["i18nKey"], str) and error["i18nKey"]
+    assert isinstance(error["i18nVars"], dict)
+    assert isinstance(error["details"], list)
+    assert isinstance(error["correlationId"], str) and error["correlationId"]
+    assert response.headers["X-Correlation-ID"] == error["correlationId"]
+    if i18n_key is not None:
+        assert error["i18nKey"] == i18n_key
+    return error
+
+
+# Canned platform answers -------------------------------------------------------------------
+
+
+class CannedAdapter(BaseAdapter):
+    """Answers every request with one canned response, or raises ``exc``.
+
+    ``body`` is sent as is when it is bytes; a dict or list is sent as JSON, with
+    ``Content-Type: application/json`` unless ``headers`` says otherwise. ``calls`` records
+    ``(method, path)`` per request and ``requests`` the prepared requests themselves.
+    """
+
+    def __init__(
+        self,
+        status: int = 200,
+        body: bytes | dict | list = b"",
+        headers: dict[str, str] | None = None,
+        exc: Exception | None = None,
+    ) -> None:
+        super().__init__()
+        self.status, self.exc = status, exc
+        self.headers = dict(headers or {})
+        if isinstance(body, dict | list):
+            self.body = json.dumps(body).encode()
+            self.headers = {"Content-Type": "application/json", **self.headers}
+        else:
+            self.body = body
+        self.calls: list[tuple[str, str]] = []
+        self.requests: list[requests.PreparedRequest] = []
+
+    def send(self, request, **kwargs):
+        self.calls.append((request.method, urlsplit(request.url).path))
+        self.requests.append(request)
+        if self.exc is not None:
+            raise self.exc
+        response = requests.Response()
+        response.status_code = self.status
+        response._content = self.body
+        response.headers = CaseInsensitiveDict(self.headers)
+        response.url = request.url
+        response.request = request
+        return response
+
+    def close(self) -> None:
+        pass
+
+
+# API clients -------------------------------------------------------------------------------
+
+
+def token_client(token: str) -> APIClient:
+    """A client that sends ``token`` as its Bearer token."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client
+
+
+def bearer_client(user) -> APIClient:
+    """A client logged in as ``user`` with a fresh access token."""
+    return token_client(str(RefreshToken.for_user(user).access_token))
+
+
+def profile_total(client) -> int:
+    """The creator's follower total, as the profile endpoint reports it."""
+    return assert_success(client.get(PROFILE_URL))["totalFollowers"]
+
+
+# Database read-backs -----------------------------------------------------------------------
+
+
+def followers_of(user) -> int:
+    return CreatorProfile.objects.get(user=user).total_followers
+
+
+def live_credentials(handle: str) -> int:
+    """The sandbox access and refresh tokens of ``handle`` not revoked yet."""
+    return SandboxCredential.objects.filter(
+        account__handle=handle,
+        kind__in=[SandboxCredential.Kind.ACCESS, SandboxCredential.Kind.REFRESH],
+        revoked_at__isnull=True,
+    ).count()
+
+
+def raw_tokens(model, pk) -> tuple[str, str]:
+    """The token columns of ``model``'s row ``pk`` as stored, bypassing decryption."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT access_token, refresh_token FROM {model._meta.db_table} WHERE id = %s",
+            [pk],
+        )
+        return cursor.fetchone()
+
+
+# Threads -----------------------------------------------------------------------------------
+
+
+def run_concurrently(*calls: Callable[[], object]) -> list:
+    """Run each call in its own thread (own database connection), released together; their
+    results in order. Fails if a call raised or a thread did not finish."""
+    barrier = threading.Barrier(len(calls))
+    results: list = [None] * len(calls)
+    failures: list[BaseException] = []
+
+    def worker(index, call):
+        try:
+            barrier.wait(timeout=10)
+            results[index] = call()
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=item) for item in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not any(thread.is_alive() for thread in threads)
+    assert not failures, failures
+    return results
