@@ -12,6 +12,7 @@ from accounts import serializers as s
 from accounts.services.auth import auth_login, auth_logout, auth_refresh
 from accounts.services.users import user_register
 from socialhub.api.ratelimit import rate_limit
+from socialhub.api.validation import validated_body
 
 
 class PublicAPIView(APIView):
@@ -26,9 +27,8 @@ class RegisterView(PublicAPIView):
 
     @extend_schema(request=s.RegisterRequest, responses={201: s.RegisterResponse})
     def post(self, request):
-        body = s.RegisterRequest(data=request.data)
-        body.is_valid(raise_exception=True)
-        user = user_register(**body.validated_data)
+        body = validated_body(s.RegisterRequest, request)
+        user = user_register(**body)
         return Response(s.RegisterResponse(user).data, status=status.HTTP_201_CREATED)
 
 
@@ -37,9 +37,8 @@ class LoginView(PublicAPIView):
 
     @extend_schema(request=s.LoginRequest, responses=s.TokenPairResponse)
     def post(self, request):
-        body = s.LoginRequest(data=request.data)
-        body.is_valid(raise_exception=True)
-        pair = auth_login(**body.validated_data)
+        body = validated_body(s.LoginRequest, request)
+        pair = auth_login(**body)
         return Response(s.TokenPairResponse(pair).data)
 
 
@@ -48,16 +47,14 @@ class RefreshView(PublicAPIView):
 
     @extend_schema(request=s.RefreshTokenRequest, responses=s.TokenPairResponse)
     def post(self, request):
-        body = s.RefreshTokenRequest(data=request.data)
-        body.is_valid(raise_exception=True)
-        pair = auth_refresh(refresh_token=body.validated_data["refreshToken"])
+        body = validated_body(s.RefreshTokenRequest, request)
+        pair = auth_refresh(refresh_token=body["refreshToken"])
         return Response(s.TokenPairResponse(pair).data)
 
 
 class LogoutView(PublicAPIView):
     @extend_schema(request=s.RefreshTokenRequest, responses={200: None})
     def post(self, request):
-        body = s.RefreshTokenRequest(data=request.data)
-        body.is_valid(raise_exception=True)
-        auth_logout(refresh_token=body.validated_data["refreshToken"])
+        body = validated_body(s.RefreshTokenRequest, request)
+        auth_logout(refresh_token=body["refreshToken"])
         return Response(None)

@@ -15,6 +15,7 @@ from accounts.services.connect import (
 )
 from accounts.services.disconnect import DisconnectReason, social_account_disconnect
 from socialhub.api.ratelimit import rate_limit
+from socialhub.api.validation import validated_body
 
 
 class CreatorSocialListView(APIView):
@@ -29,12 +30,11 @@ class CreatorSocialConnectStartView(APIView):
 
     @extend_schema(request=s.ConnectStartRequest, responses=s.ConnectStartResponse)
     def post(self, request):
-        body = s.ConnectStartRequest(data=request.data)
-        body.is_valid(raise_exception=True)
+        body = validated_body(s.ConnectStartRequest, request)
         start = social_account_connect_start(
             user=request.user,
-            platform=body.validated_data["platform"],
-            redirect_uri=body.validated_data["redirectUri"],
+            platform=body["platform"],
+            redirect_uri=body["redirectUri"],
         )
         return Response(s.ConnectStartResponse(start).data)
 
@@ -44,9 +44,8 @@ class CreatorSocialConnectView(APIView):
 
     @extend_schema(request=s.ConnectRequest, responses=s.ConnectResponse)
     def post(self, request):
-        body = s.ConnectRequest(data=request.data)
-        body.is_valid(raise_exception=True)
-        result = social_account_connect_complete(user=request.user, **body.validated_data)
+        body = validated_body(s.ConnectRequest, request)
+        result = social_account_connect_complete(user=request.user, **body)
         return Response(s.ConnectResponse(result).data)
 
 
@@ -55,10 +54,9 @@ class CreatorSocialDisconnectView(APIView):
 
     @extend_schema(request=s.DisconnectRequest, responses={200: None})
     def post(self, request):
-        body = s.DisconnectRequest(data=request.data)
-        body.is_valid(raise_exception=True)
+        body = validated_body(s.DisconnectRequest, request)
         account = selectors.social_account_get_for_creator(
-            user=request.user, platform=body.validated_data["platform"]
+            user=request.user, platform=body["platform"]
         )
         social_account_disconnect(
             account=account,
