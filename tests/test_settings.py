@@ -213,3 +213,16 @@ def test_token_encryption_key_that_is_not_a_fernet_key_is_refused(monkeypatch, t
 
     with pytest.raises(ImproperlyConfigured, match="entry 2 is not a Fernet key"):
         settings_in_process(monkeypatch, tmp_path, TOKEN_ENCRYPTION_KEYS=keys)
+
+
+def test_deploy_check_warns_when_the_sandbox_is_on_in_production(settings):
+    from django.core.checks import run_checks
+
+    settings.DEBUG = False
+    settings.SOCIALHUB_SANDBOX = True
+    warned = [m.id for m in run_checks(include_deployment_checks=True)]
+    settings.SOCIALHUB_SANDBOX = False
+    quiet = [m.id for m in run_checks(include_deployment_checks=True)]
+
+    assert "socialhub.W001" in warned
+    assert "socialhub.W001" not in quiet

@@ -55,10 +55,13 @@ def to_application_error(exc: Exception) -> ApplicationError | None:
             details=[{"field": "body", "message": str(exc.detail)}],
         )
     if isinstance(exc, (drf.NotAuthenticated, drf.AuthenticationFailed)):
-        detail = exc.detail
-        if isinstance(detail, dict):  # simplejwt's InvalidToken carries a dict
-            detail = detail.get("detail", "The access token is invalid or expired.")
-        return ApplicationError(ErrorCode.AUTH_UNAUTHORIZED, str(detail))
+        if isinstance(exc.detail, dict):  # simplejwt's InvalidToken: say it plainly
+            return ApplicationError(
+                ErrorCode.AUTH_UNAUTHORIZED,
+                "The access token is invalid or expired; log in or refresh it.",
+                i18n_key="auth.token_invalid",
+            )
+        return ApplicationError(ErrorCode.AUTH_UNAUTHORIZED, str(exc.detail))
     if isinstance(exc, drf.Throttled):
         wait = max(1, math.ceil(exc.wait or 1))
         return ApplicationError(

@@ -375,6 +375,16 @@ def test_expired_access_token_is_401(user):
     _assert_bearer_refused(str(token))
 
 
+def test_a_refused_token_is_explained_plainly(user):
+    token = AccessToken.for_user(user)
+    token.set_exp(lifetime=-timedelta(seconds=1))
+
+    error = assert_error(token_client(str(token)).get(PROFILE_URL), 401, "AUTH_UNAUTHORIZED")
+
+    assert error["i18nKey"] == "auth.token_invalid"
+    assert error["message"] == "The access token is invalid or expired; log in or refresh it."
+
+
 def test_token_signed_with_secret_key_is_401(user):
     assert django_settings.SECRET_KEY != django_settings.JWT_SIGNING_KEY
     payload = AccessToken.for_user(user).payload
