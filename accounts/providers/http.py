@@ -45,7 +45,8 @@ def _retry_after(response: requests.Response) -> float | None:
 
 
 def raise_for_oauth_response(response: requests.Response) -> dict:
-    """The JSON body of a successful answer, or the classified error (SPEC §6)."""
+    """The JSON body of a successful answer, or the error classified as definitive (the grant
+    is dead), transient (retry later) or a request error (what we sent was wrong)."""
     status = response.status_code
     try:
         body = response.json()

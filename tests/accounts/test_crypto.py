@@ -1,5 +1,5 @@
 """OAuth tokens are encrypted at rest with TOKEN_ENCRYPTION_KEYS, a bad key raises instead
-of handing back ciphertext, and keys rotate (SPEC §2, §9)."""
+of handing back ciphertext, and keys rotate."""
 
 from __future__ import annotations
 

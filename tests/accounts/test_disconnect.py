@@ -1,4 +1,4 @@
-"""The disconnect service (SPEC §3): cascade, report, dry run, audit trail, the revoke that
+"""The disconnect service: cascade, report, dry run, audit trail, the revoke that
 waits for commit, rollback on a fault, statement count and concurrent callers."""
 
 from __future__ import annotations
@@ -260,7 +260,7 @@ def test_disconnect_leaves_a_lease_open_on_the_released_account(account):
     # when
     disconnect(account)
 
-    # then: disconnecting does not release the billing (seed 002); the lease outlives it
+    # then: disconnecting does not release the billing ; the lease outlives it
     lease.refresh_from_db()
     assert lease.social_account_id is None
     assert lease.released_at is None

@@ -1,5 +1,5 @@
 """CreatorProfile.total_followers follows the creator's accounts through the SocialMetrics
-signals, and the explicit recompute covers what sends no signal (SPEC §2, §9)."""
+signals, and the explicit recompute covers what sends no signal."""
 
 from __future__ import annotations
 
@@ -82,7 +82,7 @@ def test_queryset_update_sends_no_signal_so_recompute_explicitly(user, account):
     # when: a bulk write (what a metrics sync could be tempted to do)
     SocialMetrics.objects.filter(social_account=account).update(follower_count=5000)
 
-    # then: the trap (SPEC §9) — the total is stale
+    # then: QuerySet.update sends no signal, so the total is stale
     assert followers_of(user) == 2000
 
     # when: the explicit recompute

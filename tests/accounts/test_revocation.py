@@ -1,6 +1,6 @@
 """The token revocation outbox: revoke at the platform after a disconnect, retry what is
 transient, give up on what is definitive or exhausted, and sweep what a lost task left
-behind (SPEC §3 step 6, §6, §9)."""
+behind."""
 
 from __future__ import annotations
 

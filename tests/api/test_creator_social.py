@@ -1,4 +1,4 @@
-"""HTTP tests of the creator social API: list, disconnect, profile (seeds 000 and 001)."""
+"""HTTP tests of the creator social API: list, disconnect, profile."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Scheduled posts settle to the status their targets put them in; an account's queued
-targets are canceled in one statement (SPEC §2, §3 step 2)."""
+targets are canceled in one statement."""
 
 from __future__ import annotations
 
