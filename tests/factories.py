@@ -123,3 +123,39 @@ class LeaseFactory(factory.django.DjangoModelFactory):
     workspace = factory.LazyAttribute(lambda o: o.social_account.workspace)
     account_public_id = factory.LazyAttribute(lambda o: o.social_account.public_id)
     price_cents = 999
+
+
+def account_with_history(user, platform, *, queued, published, snapshots, inbox):
+    """An account with ``queued`` + ``published`` targets (one post each), ``snapshots``
+    daily snapshots and ``inbox`` cached comments, written in bulk."""
+    account = SocialAccountFactory(user=user, platform=platform, followers=500)
+    LeaseFactory(social_account=account)
+    workspace = account.workspace
+    posts = ScheduledPost.objects.bulk_create(
+        ScheduledPost(
+            workspace=workspace,
+            author=user,
+            scheduled_at=timezone.now() + dt.timedelta(hours=1),
+            status=ScheduledPost.Status.QUEUED if i < queued else ScheduledPost.Status.PUBLISHED,
+        )
+        for i in range(queued + published)
+    )
+    PostTarget.objects.bulk_create(
+        PostTarget(
+            post=post,
+            social_account=account,
+            account_platform=account.platform,
+            account_handle=account.platform_username,
+            status=PostTarget.Status.QUEUED if i < queued else PostTarget.Status.PUBLISHED,
+        )
+        for i, post in enumerate(posts)
+    )
+    first_day = dt.date(2020, 1, 1)
+    MetricsSnapshot.objects.bulk_create(
+        MetricsSnapshot(social_account=account, day=first_day + dt.timedelta(days=i))
+        for i in range(snapshots)
+    )
+    InboxItem.objects.bulk_create(
+        InboxItem(social_account=account, platform_item_id=f"c-{i}") for i in range(inbox)
+    )
+    return account

@@ -41,6 +41,7 @@ from tests.factories import (
     ScheduledPostFactory,
     SocialAccountFactory,
     UserFactory,
+    account_with_history,
 )
 from tests.helpers import followers_of, live_credentials, run_concurrently
 
@@ -534,42 +535,6 @@ def test_a_fault_mid_disconnect_changes_nothing(module, step, monkeypatch, sandb
 # --- cost does not grow with history ----------------------------------------------------
 
 
-def _account_with_history(user, platform, *, queued, published, snapshots, inbox):
-    """An account with ``queued`` + ``published`` targets (one post each), ``snapshots``
-    daily snapshots and ``inbox`` cached comments, written in bulk."""
-    account = SocialAccountFactory(user=user, platform=platform, followers=500)
-    LeaseFactory(social_account=account)
-    workspace = account.workspace
-    posts = ScheduledPost.objects.bulk_create(
-        ScheduledPost(
-            workspace=workspace,
-            author=user,
-            scheduled_at=timezone.now() + dt.timedelta(hours=1),
-            status=PostStatus.QUEUED if i < queued else PostStatus.PUBLISHED,
-        )
-        for i in range(queued + published)
-    )
-    PostTarget.objects.bulk_create(
-        PostTarget(
-            post=post,
-            social_account=account,
-            account_platform=account.platform,
-            account_handle=account.platform_username,
-            status=Status.QUEUED if i < queued else Status.PUBLISHED,
-        )
-        for i, post in enumerate(posts)
-    )
-    first_day = dt.date(2020, 1, 1)
-    MetricsSnapshot.objects.bulk_create(
-        MetricsSnapshot(social_account=account, day=first_day + dt.timedelta(days=i))
-        for i in range(snapshots)
-    )
-    InboxItem.objects.bulk_create(
-        InboxItem(social_account=account, platform_item_id=f"c-{i}") for i in range(inbox)
-    )
-    return account
-
-
 def _statement_kinds(captured) -> list[tuple[str, str]]:
     """(verb, table) per statement: comparable across runs, unlike savepoint names."""
     kinds = []
@@ -581,8 +546,8 @@ def _statement_kinds(captured) -> list[tuple[str, str]]:
 
 def test_disconnect_statement_count_does_not_grow_with_history(user, django_assert_num_queries):
     # given
-    small = _account_with_history(user, Platform.X, queued=1, published=1, snapshots=1, inbox=1)
-    large = _account_with_history(
+    small = account_with_history(user, Platform.X, queued=1, published=1, snapshots=1, inbox=1)
+    large = account_with_history(
         user, Platform.YOUTUBE, queued=200, published=50, snapshots=2000, inbox=200
     )
     actor = Actor.for_user(user)
@@ -605,8 +570,8 @@ def test_disconnect_with_nothing_queued_skips_only_the_post_settling(
     user, django_assert_num_queries
 ):
     # given
-    bare = _account_with_history(user, Platform.X, queued=0, published=0, snapshots=0, inbox=0)
-    large = _account_with_history(
+    bare = account_with_history(user, Platform.X, queued=0, published=0, snapshots=0, inbox=0)
+    large = account_with_history(
         user, Platform.YOUTUBE, queued=0, published=50, snapshots=2000, inbox=200
     )
     actor = Actor.for_user(user)
@@ -624,8 +589,8 @@ def test_disconnect_with_nothing_queued_skips_only_the_post_settling(
 
 def test_dry_run_is_one_query_whatever_the_history(user, django_assert_num_queries):
     # given
-    small = _account_with_history(user, Platform.X, queued=0, published=0, snapshots=0, inbox=0)
-    large = _account_with_history(
+    small = account_with_history(user, Platform.X, queued=0, published=0, snapshots=0, inbox=0)
+    large = account_with_history(
         user, Platform.YOUTUBE, queued=200, published=50, snapshots=2000, inbox=200
     )
 

@@ -16,7 +16,7 @@ from django.utils.dateparse import parse_datetime
 
 from accounts import selectors
 from accounts.models import Platform, SocialAccount, SocialMetrics, TokenRevocation
-from tests.factories import SocialAccountFactory, UserFactory
+from tests.factories import SocialAccountFactory, UserFactory, account_with_history
 from tests.helpers import PROFILE_URL, assert_error, assert_success, bearer_client, profile_total
 
 pytestmark = pytest.mark.django_db
@@ -203,6 +203,34 @@ def test_list_query_count_does_not_grow_with_accounts(user, user_client, django_
 
 
 # POST creators/social/disconnect ------------------------------------------------------
+
+
+def test_disconnect_query_count_does_not_grow_with_history(
+    user, user_client, django_assert_num_queries
+):
+    account_with_history(user, Platform.X, queued=1, published=1, snapshots=1, inbox=1)
+    account_with_history(
+        user, Platform.YOUTUBE, queued=300, published=50, snapshots=3000, inbox=300
+    )
+    with CaptureQueriesContext(connection) as small:
+        assert_success(disconnect(user_client, {"platform": "x"}))
+
+    with django_assert_num_queries(len(small.captured_queries)):
+        assert_success(disconnect(user_client, {"platform": "youtube"}))
+    assert not SocialAccount.objects.filter(user=user).exists()
+
+
+def test_profile_query_count_does_not_grow_with_accounts(
+    user, user_client, django_assert_num_queries
+):
+    SocialAccountFactory(user=user, platform=PLATFORMS[0], followers=5)
+    with CaptureQueriesContext(connection) as one_account:
+        assert profile_total(user_client) == 5
+    for platform in PLATFORMS[1:8]:
+        SocialAccountFactory(user=user, platform=platform, followers=10)
+
+    with django_assert_num_queries(len(one_account.captured_queries)):
+        assert profile_total(user_client) == 75
 
 
 def test_disconnect_answers_success_only(user_client, account):
