@@ -12,8 +12,17 @@ def social_metrics_changed(sender, instance, **kwargs) -> None:
     creator_followers_recompute_for_account(social_account_id=instance.social_account_id)
 
 
+def user_saved(sender, instance, created, raw=False, **kwargs) -> None:
+    if created and not raw:
+        from .services.users import user_personal_space_create
+
+        user_personal_space_create(user=instance)
+
+
 def connect_receivers() -> None:
-    from .models import SocialMetrics
+    from .models import SocialMetrics, User
+
+    post_save.connect(user_saved, sender=User, dispatch_uid="user_saved_personal_space")
 
     post_save.connect(
         social_metrics_changed, sender=SocialMetrics, dispatch_uid="social_metrics_saved"

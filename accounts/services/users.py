@@ -26,10 +26,9 @@ def user_register(*, email: str, password: str, name: str) -> User:
         ) from None
     try:
         with transaction.atomic():
+            # The post_save receiver gives the new user a personal workspace and a profile.
             user = User.objects.create_user(email=email, password=password, name=name)
-            workspace = Workspace.objects.create(name=name or email, is_personal=True)
-            Membership.objects.create(workspace=workspace, user=user, role=Membership.Role.OWNER)
-            CreatorProfile.objects.create(user=user)
+            workspace = Workspace.objects.get(is_personal=True, memberships__user=user)
             audit_event_record(
                 actor=Actor.for_user(user),
                 action="user.registered",
@@ -44,3 +43,19 @@ def user_register(*, email: str, password: str, name: str) -> User:
             details=[{"field": "email", "message": "already registered"}],
         ) from None
     return user
+
+
+def user_personal_space_create(*, user: User) -> Workspace:
+    """Every user, however created (API, admin, createsuperuser), gets a personal workspace
+    it owns and a creator profile. Idempotent."""
+    with transaction.atomic():
+        workspace = Workspace.objects.filter(
+            is_personal=True,
+            memberships__user=user,
+            memberships__role=Membership.Role.OWNER,
+        ).first()
+        if workspace is None:
+            workspace = Workspace.objects.create(name=user.name or user.email, is_personal=True)
+            Membership.objects.create(workspace=workspace, user=user, role=Membership.Role.OWNER)
+        CreatorProfile.objects.get_or_create(user=user)
+    return workspace

@@ -12,7 +12,6 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 from django.db import connection
-from django.test import Client
 from django.utils import timezone
 
 from accounts.crypto import decrypt_token
@@ -23,21 +22,25 @@ from accounts.services import sandbox as sandbox_services
 from accounts.services.connect import social_account_store_authorization
 from tests.factories import SocialAccountFactory, UserFactory
 from tests.helpers import (
+    CONNECT_URL,
     PROFILE_URL,
+    REDIRECT_URI,
+    START_URL,
     assert_error,
     assert_success,
+    authorize,
     bearer_client,
+    complete,
+    connect,
     profile_total,
     raw_tokens,
     run_concurrently,
+    start_connect,
 )
 
 pytestmark = pytest.mark.django_db
 
-START_URL = "/api/v1/creators/social/connect/start"
-CONNECT_URL = "/api/v1/creators/social/connect"
 LIST_URL = "/api/v1/creators/social"
-REDIRECT_URI = "https://app.example.com/oauth/callback"
 CONNECT_KEYS = {
     "id",
     "platform",
@@ -47,75 +50,6 @@ CONNECT_KEYS = {
     "connectedAt",
     "reconnected",
 }
-
-
-# The flow, step by step ----------------------------------------------------------------
-
-
-@dataclasses.dataclass
-class Authorization:
-    """What the browser brings back from the platform, plus what start answered."""
-
-    platform: str
-    code: str
-    state: str
-    authorization_url: str
-    start_body: bytes
-
-
-def start_connect(client, platform: str = "instagram", redirect_uri: str = REDIRECT_URI):
-    return client.post(
-        START_URL, {"platform": platform, "redirectUri": redirect_uri}, format="json"
-    )
-
-
-def follow_authorization_url(url: str, *, handle: str, followers: int | None) -> tuple[str, str]:
-    """Play the browser: open the sandbox's authorize URL, read code and state off the
-    redirect back to our redirect URI."""
-    parts = urlsplit(url)
-    assert f"{parts.scheme}://{parts.netloc}" == "http://sandbox.test"
-    assert parts.path == "/sandbox/oauth/authorize"
-    query = parts.query + f"&sandbox_user={handle}"
-    if followers is not None:
-        query += f"&sandbox_followers={followers}"
-    answer = Client().get(f"{parts.path}?{query}")
-    assert answer.status_code == 302, answer.content
-    location = answer["Location"]
-    redirect_uri = urlsplit(parse_qs(parts.query)["redirect_uri"][0])
-    back_to = urlsplit(location)
-    assert back_to[:3] == redirect_uri[:3]  # scheme, host and path of our redirect URI
-    back = parse_qs(back_to.query)
-    for name, values in parse_qs(redirect_uri.query).items():
-        assert back[name] == values  # the redirect URI's own query is kept
-    return back["code"][0], back["state"][0]
-
-
-def authorize(
-    client,
-    platform: str = "instagram",
-    *,
-    handle: str = "ann",
-    followers: int | None = 1234,
-    redirect_uri: str = REDIRECT_URI,
-) -> Authorization:
-    """connect/start, then the platform's consent screen; everything but the final POST."""
-    start = start_connect(client, platform, redirect_uri)
-    data = assert_success(start)
-    code, state = follow_authorization_url(
-        data["authorizationUrl"], handle=handle, followers=followers
-    )
-    assert state == data["state"]
-    return Authorization(platform, code, state, data["authorizationUrl"], start.content)
-
-
-def complete(client, auth: Authorization, **overrides):
-    body = {"platform": auth.platform, "code": auth.code, "state": auth.state, **overrides}
-    return client.post(CONNECT_URL, body, format="json")
-
-
-def connect(client, platform: str = "instagram", **kwargs):
-    """The whole flow; returns the response of POST connect."""
-    return complete(client, authorize(client, platform, **kwargs))
 
 
 # connect/start ----------------------------------------------------------------------
