@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db import models
 
 from .models import (
     ApiKey,
@@ -62,6 +63,12 @@ class SocialAccountAdmin(admin.ModelAdmin):
     readonly_fields = ("connected_at", "last_refreshed_at", "last_refresh_attempt_at")
     raw_id_fields = ("user", "workspace")
     inlines = [SocialMetricsInline]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    def has_delete_permission(self, request, obj=None):
+        # Deleting the row directly would skip the disconnect (no cancel, no revoke, no
+        # audit): accounts leave only through the disconnect service.
+        return False
 
 
 @admin.register(CreatorProfile)

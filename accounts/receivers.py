@@ -14,9 +14,9 @@ def social_metrics_changed(sender, instance, **kwargs) -> None:
 
 def user_saved(sender, instance, created, raw=False, **kwargs) -> None:
     if created and not raw:
-        from .services.users import user_personal_space_create
+        from .services.users import user_personal_space_ensure
 
-        user_personal_space_create(user=instance)
+        user_personal_space_ensure(user=instance)
 
 
 def connect_receivers() -> None:

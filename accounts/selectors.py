@@ -3,18 +3,10 @@ workspace's row is reported as absent, never as forbidden."""
 
 from __future__ import annotations
 
-from accounts.models import CreatorProfile, Membership, SocialAccount, User, Workspace
+from accounts.models import CreatorProfile, SocialAccount, User
 from socialhub.api.errors import not_found
 
 CREATOR_LIST_LIMIT = 50
-
-
-def workspace_personal_for_user(*, user: User) -> Workspace:
-    return Workspace.objects.get(
-        is_personal=True,
-        memberships__user=user,
-        memberships__role=Membership.Role.OWNER,
-    )
 
 
 def social_account_list_for_creator(*, user: User):

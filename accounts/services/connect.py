@@ -17,7 +17,6 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts import selectors
 from accounts.models import OAuthState, SocialAccount, SocialMetrics, User
 from accounts.providers import (
     Profile,
@@ -35,6 +34,7 @@ from socialhub.api.errors import ApplicationError, ErrorCode
 from .actors import Actor
 from .audit import audit_event_record
 from .revocation import token_revocation_enqueue
+from .users import user_personal_space_ensure
 
 logger = logging.getLogger("socialhub.social")
 
@@ -218,7 +218,7 @@ def social_account_store_authorization(
     concurrent connects of one platform end with one row: the loser of the insert race
     takes the re-authorisation path (or gets the 409) instead of an IntegrityError.
     """
-    workspace = selectors.workspace_personal_for_user(user=user)
+    workspace = user_personal_space_ensure(user=user)
     now = timezone.now()
     for _attempt in range(2):
         try:

@@ -45,7 +45,7 @@ def user_register(*, email: str, password: str, name: str) -> User:
     return user
 
 
-def user_personal_space_create(*, user: User) -> Workspace:
+def user_personal_space_ensure(*, user: User) -> Workspace:
     """Every user, however created (API, admin, createsuperuser), gets a personal workspace
     it owns and a creator profile. Idempotent."""
     with transaction.atomic():

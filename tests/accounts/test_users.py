@@ -6,7 +6,7 @@ import pytest
 from django.core.management import call_command
 
 from accounts.models import CreatorProfile, Membership, User, Workspace
-from accounts.services.users import user_personal_space_create
+from accounts.services.users import user_personal_space_ensure
 from tests.helpers import assert_success, bearer_client, connect, profile_total
 
 pytestmark = pytest.mark.django_db
@@ -41,8 +41,8 @@ def test_createsuperuser_gets_a_workspace_and_can_connect(monkeypatch):
 def test_personal_space_is_created_once():
     user = User.objects.create_user(email="plain@example.com", password="x" * 12, name="Plain")
 
-    user_personal_space_create(user=user)
-    user_personal_space_create(user=user)
+    user_personal_space_ensure(user=user)
+    user_personal_space_ensure(user=user)
 
     assert len(personal_workspaces(user)) == 1
     assert CreatorProfile.objects.filter(user=user).count() == 1
