@@ -7,6 +7,8 @@ from django.db.models import Case as SqlCase
 from django.db.models import Exists, OuterRef, Value, When
 from django.utils import timezone
 
+from socialhub.db import lock_rows
+
 from .models import PostTarget, ScheduledPost
 
 TargetStatus = PostTarget.Status
@@ -30,8 +32,7 @@ def scheduled_posts_settle_status(*, post_ids) -> int:
         # same posts has committed, and sees its canceled targets: without the lock, two
         # accounts of one post disconnected at once each saw the other's target still
         # queued, and the post stayed queued for ever.
-        locked = open_posts.select_for_update(of=("self",)).order_by("pk")
-        list(locked.values_list("pk", flat=True))
+        lock_rows(open_posts)
         return open_posts.exclude(
             Exists(targets.filter(status__in=[TargetStatus.QUEUED, TargetStatus.PUBLISHING]))
         ).update(

@@ -9,6 +9,7 @@ from django.db.models import OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from accounts.models import CreatorProfile, SocialAccount, SocialMetrics
+from socialhub.db import lock_rows
 
 
 def _follower_sum_for_outer_user() -> Subquery:
@@ -32,7 +33,7 @@ def _recompute_locked(profiles: QuerySet) -> None:
     transaction committed, with a fresh snapshot.
     """
     with transaction.atomic(savepoint=False):
-        list(profiles.select_for_update().values_list("pk", flat=True))
+        lock_rows(profiles)
         profiles.update(total_followers=_follower_sum_for_outer_user())
 
 

@@ -70,7 +70,8 @@ def test_a_metrics_save_recomputes_with_one_aggregate_update(
 
     # then
     lock, recompute = (q["sql"] for q in captured.captured_queries[1:])
-    assert lock.startswith('SELECT "accounts_creatorprofile"') and lock.endswith("FOR UPDATE")
+    assert lock.startswith("SELECT COUNT(*) FROM (SELECT")
+    assert lock.endswith('FOR UPDATE OF "accounts_creatorprofile") AS locked_rows')
     assert recompute.startswith('UPDATE "accounts_creatorprofile"') and "SUM(" in recompute
     assert followers_of(user) == 1500
 
