@@ -225,6 +225,10 @@ RATELIMITS = {
     "auth.register": os.environ.get("RATELIMIT_REGISTER", "30/m"),
 }
 RATELIMIT_FAIL_OPEN = False
+# How many reverse proxies in front of the app append to X-Forwarded-For (0: none; the
+# client address is REMOTE_ADDR). Per-address limits use the address they saw.
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+RATELIMIT_IP_META_KEY = "socialhub.api.ratelimit.client_ip"
 
 OAUTH_STATE_TTL = timedelta(minutes=int(os.environ.get("OAUTH_STATE_TTL_MINUTES", "10")))
 PROVIDER_HTTP_TIMEOUT = (3.05, float(os.environ.get("PROVIDER_HTTP_TIMEOUT", "10")))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import math
 
@@ -25,11 +26,26 @@ def rate_period_seconds(rate: str) -> int:
     return int(multiplier) * _PERIOD_SECONDS[per[-1].lower()]
 
 
-def _user_or_ip(group, request):
-    user = getattr(request, "user", None)
-    if user is not None and user.is_authenticated:
-        return f"user:{user.pk}"
-    return f"ip:{request.META.get('REMOTE_ADDR', '')}"
+def client_ip(request) -> str:
+    """The client's address for per-address limits (``RATELIMIT_IP_META_KEY``).
+
+    Behind ``TRUSTED_PROXY_COUNT`` reverse proxies the client is the entry those proxies
+    appended to X-Forwarded-For, counted from the right (entries further left are whatever
+    the client chose to send). Anything unparsable falls back to REMOTE_ADDR.
+    """
+    remote = request.META.get("REMOTE_ADDR", "") or "0.0.0.0"  # noqa: S104 - a key, not a bind
+    proxies = settings.TRUSTED_PROXY_COUNT
+    if proxies <= 0:
+        return remote
+    hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    if len(hops) < proxies:
+        return remote
+    candidate = hops[-proxies]
+    try:
+        ipaddress.ip_address(candidate)
+    except ValueError:
+        return remote
+    return candidate
 
 
 class RateLimit(BaseThrottle):
@@ -47,7 +63,7 @@ class RateLimit(BaseThrottle):
             usage = get_usage(
                 request._request,
                 group=self.group,
-                key=_user_or_ip,
+                key="user_or_ip",
                 rate=rate,
                 method=ALL,
                 increment=True,
