@@ -212,6 +212,10 @@ SPECTACULAR_SETTINGS = {
     # The schema and docs are public: a stale Authorization header must not turn them into 401.
     "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "socialhub.api.schema.envelope_postprocessing_hook",
+    ],
 }
 
 API_MAX_BODY_BYTES = int(os.environ.get("API_MAX_BODY_BYTES", str(256 * 1024)))

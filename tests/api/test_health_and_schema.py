@@ -124,3 +124,72 @@ def test_docs_page_is_html(api_client):
     assert response["Content-Type"].startswith("text/html")
     assert b"swagger" in response.content.lower()
     assert b"/api/schema/" in response.content
+
+
+# The schema describes what goes over the wire ---------------------------------------------
+
+
+def _openapi_to_jsonschema(node):
+    """OpenAPI 3.0's ``nullable`` becomes a JSON Schema type union, recursively."""
+    if isinstance(node, dict):
+        node = {key: _openapi_to_jsonschema(value) for key, value in node.items()}
+        if node.pop("nullable", False) and "type" in node:
+            node["type"] = [node["type"], "null"]
+        return node
+    if isinstance(node, list):
+        return [_openapi_to_jsonschema(item) for item in node]
+    return node
+
+
+def _response_schema(spec, path, method, status):
+    schema = spec["paths"][path][method]["responses"][status]["content"]["application/json"]
+    return _openapi_to_jsonschema({**schema["schema"], "components": spec["components"]})
+
+
+@pytest.fixture
+def spec(api_client):
+    response = api_client.get("/api/schema/?format=json")
+    assert response.status_code == 200
+    return response.json()
+
+
+def test_real_responses_match_the_published_schema(spec, user, account):
+    import jsonschema
+
+    from tests.helpers import bearer_client
+
+    client = bearer_client(user)
+    listed = client.get("/api/v1/creators/social").json()
+    profile = client.get("/api/v1/creators/profile").json()
+    missing = client.post(
+        "/api/v1/creators/social/disconnect", {"platform": "x"}, format="json"
+    ).json()
+    done = client.post(
+        "/api/v1/creators/social/disconnect", {"platform": "instagram"}, format="json"
+    ).json()
+
+    jsonschema.validate(listed, _response_schema(spec, "/api/v1/creators/social", "get", "200"))
+    jsonschema.validate(profile, _response_schema(spec, "/api/v1/creators/profile", "get", "200"))
+    disconnect = "/api/v1/creators/social/disconnect"
+    jsonschema.validate(missing, _response_schema(spec, disconnect, "post", "404"))
+    jsonschema.validate(done, _response_schema(spec, disconnect, "post", "200"))
+    with pytest.raises(jsonschema.ValidationError):  # the check has teeth
+        jsonschema.validate(missing, _response_schema(spec, disconnect, "post", "200"))
+
+
+def test_every_api_operation_documents_the_error_envelope(spec):
+    operations = [
+        (path, method, op)
+        for path, methods in spec["paths"].items()
+        if path.startswith("/api/v1/")
+        for method, op in methods.items()
+    ]
+
+    assert len(operations) >= 9
+    for path, method, op in operations:
+        for status in ("400", "401", "404", "429", "500"):
+            schema = op["responses"][status]["content"]["application/json"]["schema"]
+            assert schema == {"$ref": "#/components/schemas/ErrorEnvelope"}, (path, method)
+        success = next(code for code in op["responses"] if code.startswith("2"))
+        body = op["responses"][success]["content"]["application/json"]["schema"]
+        assert body["properties"]["success"] == {"type": "boolean", "enum": [True]}
