@@ -26,9 +26,9 @@ def user_register(*, email: str, password: str, name: str) -> User:
         ) from None
     try:
         with transaction.atomic():
-            # The post_save receiver gives the new user a personal workspace and a profile.
             user = User.objects.create_user(email=email, password=password, name=name)
-            workspace = Workspace.objects.get(is_personal=True, memberships__user=user)
+            # Already made by the post_save receiver; this returns it (and is the one rule).
+            workspace = user_personal_space_ensure(user=user)
             audit_event_record(
                 actor=Actor.for_user(user),
                 action="user.registered",
