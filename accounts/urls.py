@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import auth, creator
+from .views import auth, creator, partner, workspaces
 
 urlpatterns = [
     path("auth/register", auth.RegisterView.as_view(), name="auth-register"),
@@ -24,4 +24,31 @@ urlpatterns = [
         name="creator-social-disconnect",
     ),
     path("creators/profile", creator.CreatorProfileView.as_view(), name="creator-profile"),
+    path("social-accounts", partner.SocialAccountListView.as_view(), name="social-account-list"),
+    path(
+        "social-accounts/<str:social_account_id>",
+        partner.SocialAccountDetailView.as_view(),
+        name="social-account-detail",
+    ),
+    path(
+        "leased-accounts/<str:social_account_id>",
+        partner.LeasedAccountView.as_view(),
+        name="leased-account",
+    ),
+    path("workspaces", workspaces.WorkspaceListView.as_view(), name="workspace-list"),
+    path(
+        "workspaces/<str:workspace_id>/members",
+        workspaces.WorkspaceMembersView.as_view(),
+        name="workspace-members",
+    ),
+    path(
+        "workspaces/<str:workspace_id>/api-keys",
+        workspaces.WorkspaceApiKeysView.as_view(),
+        name="workspace-api-keys",
+    ),
+    path(
+        "workspaces/<str:workspace_id>/api-keys/<str:api_key_id>",
+        workspaces.WorkspaceApiKeyView.as_view(),
+        name="workspace-api-key",
+    ),
 ]

@@ -186,8 +186,12 @@ STATIC_ROOT = VAR_DIR / "static"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["socialhub.api.authentication.BearerJWTAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "socialhub.api.authentication.ApiKeyAuthentication",
+        "socialhub.api.authentication.BearerJWTAuthentication",
+    ],
+    # Users only unless a view opts in to API keys with the scopes it needs.
+    "DEFAULT_PERMISSION_CLASSES": ["socialhub.api.permissions.IsUser"],
     "DEFAULT_RENDERER_CLASSES": ["socialhub.api.renderers.EnvelopeJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["socialhub.api.parsers.BoundedJSONParser"],
     "EXCEPTION_HANDLER": "socialhub.api.exceptions.envelope_exception_handler",
@@ -235,6 +239,10 @@ RATELIMITS = {
     "auth.login": os.environ.get("RATELIMIT_LOGIN", "30/m"),
     "auth.refresh": os.environ.get("RATELIMIT_REFRESH", "60/m"),
     "auth.register": os.environ.get("RATELIMIT_REGISTER", "30/m"),
+    # Per API key (or per user) on partner writes: disconnects and lease releases.
+    "partner.social.write": os.environ.get("RATELIMIT_PARTNER_WRITE", "120/m"),
+    # Per user on workspace administration: workspaces, members, API keys.
+    "workspace.write": os.environ.get("RATELIMIT_WORKSPACE_WRITE", "60/m"),
 }
 RATELIMIT_FAIL_OPEN = False
 # How many reverse proxies in front of the app append to X-Forwarded-For (0: none; the
@@ -271,6 +279,10 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-token-revocations": {
         "task": "accounts.tasks.token_revocations_sweep_task",
         "schedule": 300.0,
+    },
+    "purge-idempotency-records": {
+        "task": "accounts.tasks.idempotency_records_purge_task",
+        "schedule": 600.0,
     },
 }
 TOKEN_REVOCATION_MAX_ATTEMPTS = int(os.environ.get("TOKEN_REVOCATION_MAX_ATTEMPTS", "8"))

@@ -1,5 +1,6 @@
 from .audit import AuditEvent
 from .base import PublicIdModel
+from .idempotency import IdempotencyRecord
 from .keys import ApiKey, KillSwitch
 from .oauth import OAuthState
 from .sandbox import SandboxAccount, SandboxCredential, SandboxPost
@@ -18,6 +19,7 @@ __all__ = [
     "ApiKey",
     "AuditEvent",
     "CreatorProfile",
+    "IdempotencyRecord",
     "InboxItem",
     "KillSwitch",
     "Lease",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -22,6 +23,9 @@ class ApiKey(PublicIdModel):
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="api_keys")
     name = models.CharField(max_length=100)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     prefix = models.CharField(max_length=16, db_index=True)
     secret_hash = models.CharField(max_length=64, unique=True)
     scopes = models.JSONField(default=list)
@@ -32,6 +36,10 @@ class ApiKey(PublicIdModel):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_usable(self) -> bool:
+        return self.revoked_at is None and not self.disabled
 
 
 class KillSwitch(models.Model):

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from ..fields import EncryptedTextField
 from .social import Platform
+from .users import Workspace
 
 
 class OAuthState(models.Model):
@@ -16,6 +17,8 @@ class OAuthState(models.Model):
     state_hash = models.CharField(max_length=64, unique=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
     platform = models.CharField(max_length=32, choices=Platform.choices)
+    # Where a new account lands; null: the user's personal workspace.
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, null=True, blank=True)
     redirect_uri = models.URLField(max_length=2000)
     code_verifier = EncryptedTextField()
     created_at = models.DateTimeField(default=timezone.now)

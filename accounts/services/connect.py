@@ -11,13 +11,21 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.models import OAuthState, SocialAccount, SocialMetrics, User
+from accounts.models import (
+    Membership,
+    OAuthState,
+    SocialAccount,
+    SocialMetrics,
+    User,
+    Workspace,
+)
 from accounts.providers import (
     Profile,
     ProviderDefinitiveError,
@@ -29,7 +37,7 @@ from accounts.providers import (
     provider_for,
 )
 from accounts.providers.base import pkce_pair
-from socialhub.api.errors import ApplicationError, ErrorCode
+from socialhub.api.errors import ApplicationError, ErrorCode, not_found
 
 from .actors import Actor
 from .audit import audit_event_record
@@ -67,9 +75,20 @@ def _provider(platform: str):
         ) from None
 
 
-def social_account_connect_start(*, user: User, platform: str, redirect_uri: str) -> ConnectStart:
-    """Issue a state (stored hashed) and a PKCE verifier (stored encrypted)."""
+def social_account_connect_start(
+    *, user: User, platform: str, redirect_uri: str, workspace_id: uuid.UUID | None = None
+) -> ConnectStart:
+    """Issue a state (stored hashed) and a PKCE verifier (stored encrypted).
+
+    ``workspace_id`` picks a shared workspace the user belongs to (any role) for a new
+    account; by default it lands in the user's personal workspace.
+    """
     provider = _provider(platform)
+    if (
+        workspace_id is not None
+        and not Membership.objects.filter(user=user, workspace_id=workspace_id).exists()
+    ):
+        raise not_found("workspace.not_found", "Workspace not found.")
     state = secrets.token_urlsafe(32)
     verifier, challenge = pkce_pair()
     now = timezone.now()
@@ -78,6 +97,7 @@ def social_account_connect_start(*, user: User, platform: str, redirect_uri: str
         state_hash=_state_hash(state),
         user=user,
         platform=platform,
+        workspace_id=workspace_id,
         redirect_uri=redirect_uri,
         code_verifier=verifier,
         expires_at=now + settings.OAUTH_STATE_TTL,
@@ -149,7 +169,11 @@ def social_account_connect_complete(
         raise _upstream_error(exc) from None
     try:
         return social_account_store_authorization(
-            user=user, platform=platform, tokens=tokens, profile=profile
+            user=user,
+            platform=platform,
+            tokens=tokens,
+            profile=profile,
+            workspace=pending.workspace,
         )
     except ApplicationError as refused:
         # We will not keep these tokens: have the platform forget them too.
@@ -210,7 +234,12 @@ def _already_connected(platform: str) -> ApplicationError:
 
 
 def social_account_store_authorization(
-    *, user: User, platform: str, tokens: TokenSet, profile: Profile
+    *,
+    user: User,
+    platform: str,
+    tokens: TokenSet,
+    profile: Profile,
+    workspace: Workspace | None = None,
 ) -> ConnectResult:
     """Create the account, or re-authorise it when the same upstream account comes back.
 
@@ -218,7 +247,8 @@ def social_account_store_authorization(
     concurrent connects of one platform end with one row: the loser of the insert race
     takes the re-authorisation path (or gets the 409) instead of an IntegrityError.
     """
-    workspace = user_personal_space_ensure(user=user)
+    if workspace is None:
+        workspace = user_personal_space_ensure(user=user)
     now = timezone.now()
     for _attempt in range(2):
         try:

@@ -14,6 +14,7 @@ from accounts.services.connect import (
     social_account_connect_start,
 )
 from accounts.services.disconnect import DisconnectReason, social_account_disconnect
+from socialhub.api.idempotency import idempotent
 from socialhub.api.ratelimit import rate_limit
 from socialhub.api.validation import validated_body
 
@@ -29,12 +30,14 @@ class CreatorSocialConnectStartView(APIView):
     throttle_classes = [rate_limit("creator.social.connect")]
 
     @extend_schema(request=s.ConnectStartRequest, responses=s.ConnectStartResponse)
+    @idempotent
     def post(self, request):
         body = validated_body(s.ConnectStartRequest, request)
         start = social_account_connect_start(
             user=request.user,
             platform=body["platform"],
             redirect_uri=body["redirectUri"],
+            workspace_id=body.get("workspace"),
         )
         return Response(s.ConnectStartResponse(start).data)
 
@@ -43,6 +46,7 @@ class CreatorSocialConnectView(APIView):
     throttle_classes = [rate_limit("creator.social.connect")]
 
     @extend_schema(request=s.ConnectRequest, responses=s.ConnectResponse)
+    @idempotent
     def post(self, request):
         body = validated_body(s.ConnectRequest, request)
         result = social_account_connect_complete(user=request.user, **body)
@@ -53,6 +57,7 @@ class CreatorSocialDisconnectView(APIView):
     throttle_classes = [rate_limit("creator.social.disconnect")]
 
     @extend_schema(request=s.DisconnectRequest, responses={200: None})
+    @idempotent
     def post(self, request):
         body = validated_body(s.DisconnectRequest, request)
         account = selectors.social_account_get_for_creator(

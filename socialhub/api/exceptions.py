@@ -96,6 +96,6 @@ def envelope_exception_handler(exc: Exception, context) -> Response:
     response = Response(error_body_for(error), status=error.status)
     for name, value in error.headers.items():
         response[name] = value
-    if isinstance(exc, (drf.NotAuthenticated, drf.AuthenticationFailed)):
+    if error.code is ErrorCode.AUTH_UNAUTHORIZED:
         response["WWW-Authenticate"] = 'Bearer realm="api"'
     return response

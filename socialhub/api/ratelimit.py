@@ -48,6 +48,17 @@ def client_ip(request) -> str:
     return candidate
 
 
+def caller_key(group: str, request) -> str:
+    """Whose budget a request spends: its API key's, its user's, or its address's."""
+    user = getattr(request, "user", None)
+    api_key = getattr(user, "api_key", None)
+    if api_key is not None:
+        return f"key:{api_key.pk}"
+    if user is not None and user.is_authenticated:
+        return f"user:{user.pk}"
+    return f"ip:{client_ip(request)}"
+
+
 class RateLimit(BaseThrottle):
     """Counts each call of the view per caller under ``group`` (a key of ``RATELIMITS``).
 
@@ -56,14 +67,17 @@ class RateLimit(BaseThrottle):
     """
 
     group: str = ""
+    methods: frozenset[str] | None = None  # None: every method
 
     def allow_request(self, request, view) -> bool:
+        if self.methods is not None and request.method not in self.methods:
+            return True
         rate = settings.RATELIMITS[self.group]
         try:
             usage = get_usage(
                 request._request,
                 group=self.group,
-                key="user_or_ip",
+                key=caller_key,
                 rate=rate,
                 method=ALL,
                 increment=True,
@@ -92,6 +106,11 @@ class RateLimit(BaseThrottle):
         return getattr(self, "_wait", 1)
 
 
-def rate_limit(group: str) -> type[RateLimit]:
-    """A throttle class for one rate-limit group, for a view's ``throttle_classes``."""
-    return type(f"RateLimit[{group}]", (RateLimit,), {"group": group})
+def rate_limit(group: str, *, methods: tuple[str, ...] | None = None) -> type[RateLimit]:
+    """A throttle class for one rate-limit group (on ``methods`` only, when given), for a
+    view's ``throttle_classes``."""
+    return type(
+        f"RateLimit[{group}]",
+        (RateLimit,),
+        {"group": group, "methods": frozenset(methods) if methods else None},
+    )

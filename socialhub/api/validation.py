@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from rest_framework import serializers
+
+from .errors import validation_error
+from .ids import parse_public_id
 
 
 def validated_body(serializer_class: type[serializers.Serializer], request) -> dict[str, Any]:
@@ -12,3 +16,28 @@ def validated_body(serializer_class: type[serializers.Serializer], request) -> d
     body = serializer_class(data=request.data)
     body.is_valid(raise_exception=True)
     return body.validated_data
+
+
+_TRUE = frozenset({"true", "1"})
+_FALSE = frozenset({"false", "0"})
+
+
+def query_flag(request, name: str) -> bool:
+    """A boolean query parameter: ``true``/``1`` or ``false``/``0``; absent is false."""
+    raw = request.query_params.get(name)
+    if raw is None:
+        return False
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise validation_error(name, "Must be true or false.")
+
+
+def query_public_id(request, name: str, prefix: str) -> uuid.UUID | None:
+    """An optional ``<prefix>_<uuid>`` query parameter."""
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    return parse_public_id(prefix, raw, field=name)

@@ -1,5 +1,4 @@
-"""Reads more than one caller needs, with the tenant scoping: another user's or another
-workspace's row is reported as absent, never as forbidden."""
+"""The creator's own accounts and profile."""
 
 from __future__ import annotations
 

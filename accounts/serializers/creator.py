@@ -1,52 +1,13 @@
-"""Request and response shapes of the accounts API (camelCase on the wire)."""
+"""Request and response shapes of the creator endpoints (camelCase on the wire)."""
 
 from __future__ import annotations
 
 from rest_framework import serializers
 
-from accounts.models import Platform
-from socialhub.api.fields import HttpUrlField, StrictCharField, StrictChoiceField
+from accounts.models import Workspace
+from socialhub.api.fields import HttpUrlField, StrictCharField
 
-
-class PlatformField(StrictChoiceField):
-    default_error_messages = {
-        "invalid_choice": "Unknown platform; use one of: " + ", ".join(Platform.values) + ".",
-        "invalid": "Must be a string.",
-    }
-
-    def __init__(self, **kwargs):
-        super().__init__(choices=Platform.choices, **kwargs)
-
-
-# Auth ---------------------------------------------------------------------------------
-
-
-class RegisterRequest(serializers.Serializer):
-    email = serializers.EmailField(max_length=254)
-    password = StrictCharField(max_length=128, trim_whitespace=False, write_only=True)
-    name = StrictCharField(max_length=150)
-
-
-class RegisterResponse(serializers.Serializer):
-    id = serializers.CharField(source="public_id")
-    email = serializers.EmailField()
-
-
-class LoginRequest(serializers.Serializer):
-    email = StrictCharField(max_length=254)
-    password = StrictCharField(max_length=128, trim_whitespace=False, write_only=True)
-
-
-class RefreshTokenRequest(serializers.Serializer):
-    refreshToken = StrictCharField(max_length=4096)
-
-
-class TokenPairResponse(serializers.Serializer):
-    accessToken = serializers.CharField(source="access")
-    refreshToken = serializers.CharField(source="refresh")
-
-
-# Creator social ----------------------------------------------------------------------
+from .fields import PlatformField, PublicIdField
 
 
 class CreatorSocialItem(serializers.Serializer):
@@ -61,6 +22,8 @@ class CreatorSocialItem(serializers.Serializer):
 class ConnectStartRequest(serializers.Serializer):
     platform = PlatformField()
     redirectUri = HttpUrlField(max_length=2000)
+    # A shared workspace the user belongs to; by default the personal one.
+    workspace = PublicIdField(prefix=Workspace.ID_PREFIX, required=False)
 
 
 class ConnectStartResponse(serializers.Serializer):
