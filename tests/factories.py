@@ -8,8 +8,10 @@ import factory
 from django.utils import timezone
 
 from accounts.models import (
+    ApiKey,
     InboxItem,
     Lease,
+    Membership,
     MetricsSnapshot,
     Platform,
     SocialAccount,
@@ -17,7 +19,9 @@ from accounts.models import (
     User,
     Workspace,
 )
+from accounts.services.api_keys import api_key_create
 from accounts.services.users import user_register
+from accounts.services.workspaces import workspace_create
 from scheduling.models import PostTarget, ScheduledPost
 
 DEFAULT_PASSWORD = "correct horse battery staple"
@@ -44,6 +48,34 @@ class UserFactory(factory.Factory):
 
 def personal_workspace(user: User) -> Workspace:
     return Workspace.objects.get(is_personal=True, memberships__user=user)
+
+
+def shared_workspace(owner: User, name: str = "Team") -> Workspace:
+    """A non-personal workspace owned by ``owner`` (through ``workspace_create``)."""
+    return workspace_create(user=owner, name=name).workspace
+
+
+def add_member(workspace: Workspace, user: User, role: str = Membership.Role.MEMBER) -> Membership:
+    return Membership.objects.create(workspace=workspace, user=user, role=role)
+
+
+ALL_SCOPES = tuple(ApiKey.Scope.values)
+
+
+def api_key_for(
+    workspace: Workspace, *, scopes=ALL_SCOPES, name: str = "integration", created_by=None
+) -> tuple[ApiKey, str]:
+    """A key of ``workspace`` through ``api_key_create``; returns ``(ApiKey, secret)``."""
+    if created_by is None:
+        created_by = (
+            Membership.objects.filter(workspace=workspace, role=Membership.Role.OWNER)
+            .select_related("user")
+            .first()
+            .user
+        )
+    return api_key_create(
+        workspace=workspace, name=name, scopes=list(scopes), created_by=created_by
+    )
 
 
 class SocialAccountFactory(factory.django.DjangoModelFactory):

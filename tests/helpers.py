@@ -61,7 +61,7 @@ def assert_error(response, status: int, code: str, i18n_key: str | None = None) 
     assert isinstance(error["message"], str) and error["message"]
     assert isinstance(error["i18nKey"], str) and error["i18nKey"]
     assert isinstance(error["i18nVars"], dict)
-    assert isinstance(error["details"], list)
+    assert isinstance(error["details"], list | dict)  # dict: requiredScope, kill-switch scope
     assert isinstance(error["correlationId"], str) and error["correlationId"]
     assert response.headers["X-Correlation-ID"] == error["correlationId"]
     if i18n_key is not None:
@@ -122,6 +122,13 @@ def token_client(token: str) -> APIClient:
     """A client that sends ``token`` as its Bearer token."""
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client
+
+
+def key_client(secret: str) -> APIClient:
+    """A client sending ``Authorization: Bearer <API key>``."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
     return client
 
 

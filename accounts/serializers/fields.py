@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import Platform
@@ -20,6 +22,7 @@ class PlatformField(StrictChoiceField):
         super().__init__(choices=Platform.choices, **kwargs)
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class PublicIdField(serializers.Field):
     """A ``<prefix>_<uuid>`` id in a body; validates to the UUID."""
 

@@ -42,6 +42,7 @@ class SocialAccountListView(PartnerAPIView):
     required_scopes = {"GET": ApiKey.Scope.SOCIAL_READ}
 
     @extend_schema(
+        operation_id="social_accounts_list",
         parameters=[
             OpenApiParameter(
                 "workspace", str, description="Only this workspace (ws_…) of the caller's."

@@ -51,7 +51,37 @@ _COMMON_ERRORS = {
     "415": "UNSUPPORTED_MEDIA_TYPE: send application/json.",
     "429": "RATE_LIMITED: see the Retry-After header (seconds).",
     "500": "INTERNAL: nothing was changed; safe to retry.",
-    "503": "UNAVAILABLE: a platform or the rate-limit store did not answer; retry.",
+    "503": (
+        "UNAVAILABLE: a platform or the rate-limit store did not answer; retry. "
+        "KILL_SWITCH: API access is switched off; details.scope is key, workspace or global."
+    ),
+}
+# What signed-in operations may answer on top of the common ones.
+_AUTHENTICATED_ERRORS = {
+    "403": (
+        "FORBIDDEN_SCOPE: the API key lacks the scope (details.requiredScope); "
+        "FORBIDDEN_ROLE: the caller's role (or an API key) may not do this."
+    ),
+    "409": "CONFLICT, or IDEMPOTENCY_CONFLICT: the key was used for another request or is "
+    "still in flight.",
+}
+_MUTATING = frozenset({"post", "put", "patch", "delete"})
+_IDEMPOTENCY_KEY = {
+    "in": "header",
+    "name": "Idempotency-Key",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    "description": (
+        "Makes a retry safe: the same key with the same request within 24 h replays the "
+        "first successful answer (header Idempotent-Replayed: true); a different request "
+        "under the key, or a repeat while the first runs, is 409 IDEMPOTENCY_CONFLICT."
+    ),
+}
+_REPLAYED_HEADER = {
+    "Idempotent-Replayed": {
+        "schema": {"type": "string", "enum": ["true"]},
+        "description": "Present when this answer is the stored one for the Idempotency-Key.",
+    }
 }
 
 
@@ -71,9 +101,13 @@ def envelope_postprocessing_hook(result, generator, request, public):
     for path, operations in result.get("paths", {}).items():
         if not path.startswith("/api/v1/"):
             continue
-        for operation in operations.values():
+        authenticated = not path.startswith("/api/v1/auth/")
+        for method, operation in operations.items():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
+            idempotent = authenticated and method in _MUTATING
+            if idempotent:
+                operation.setdefault("parameters", []).append(_IDEMPOTENCY_KEY)
             responses = operation["responses"]
             for status, response in list(responses.items()):
                 if not str(status).startswith("2"):
@@ -83,7 +117,10 @@ def envelope_postprocessing_hook(result, generator, request, public):
                 media["schema"] = _wrap_success(media.get("schema"))
                 if response.get("description") in ("", "No response body"):
                     response["description"] = "Success."
-            for status, description in _COMMON_ERRORS.items():
+                if idempotent:
+                    response.setdefault("headers", {}).update(_REPLAYED_HEADER)
+            errors = {**_COMMON_ERRORS, **(_AUTHENTICATED_ERRORS if authenticated else {})}
+            for status, description in errors.items():
                 responses.setdefault(
                     status,
                     {
