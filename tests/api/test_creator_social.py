@@ -14,8 +14,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from accounts.selectors import creator as selectors
 from accounts.models import Platform, SocialAccount, SocialMetrics, TokenRevocation
+from accounts.selectors import creator as selectors
 from tests.factories import SocialAccountFactory, UserFactory, account_with_history
 from tests.helpers import PROFILE_URL, assert_error, assert_success, bearer_client, profile_total
 
