@@ -1,4 +1,5 @@
-"""Demo data for the embedded first run: a creator with sandbox accounts and history.
+"""Demo data for the embedded first run: a creator with sandbox accounts and history, and
+an agency workspace the creator owns, with a teammate whose leased TikTok account is in it.
 
 Only for development (the command refuses with DEBUG off). Accounts are connected through
 the same service the API uses, with real sandbox tokens, so refresh, publish and revoke
@@ -13,17 +14,21 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import InboxItem, MetricsSnapshot, Platform, User
+from accounts.models import InboxItem, Lease, Membership, MetricsSnapshot, Platform, User, Workspace
 from accounts.providers import Profile, TokenSet
 from accounts.services.connect import social_account_store_authorization
 from accounts.services.sandbox import sandbox_account_get_or_create, sandbox_grant_issue
 from accounts.services.users import user_register
+from accounts.services.workspaces import workspace_create
 from scheduling.models import PostTarget, ScheduledPost
 
 DEMO_EMAIL = "demo@socialhub.local"
 DEMO_PASSWORD = "violet-canyon-express"
 STAFF_EMAIL = "staff@socialhub.local"
 STAFF_PASSWORD = "harbor-lantern-orbit"
+TEAMMATE_EMAIL = "teammate@socialhub.local"
+TEAMMATE_PASSWORD = "amber-meadow-signal"
+AGENCY_NAME = "Demo Agency"
 
 DEMO_ACCOUNTS = [
     (Platform.INSTAGRAM, "demo_creator", 12_400),
@@ -39,9 +44,13 @@ class DemoSummary:
     password: str
     staff_email: str
     staff_password: str
+    teammate_email: str = TEAMMATE_EMAIL
+    teammate_password: str = TEAMMATE_PASSWORD
 
 
-def _connect(user: User, platform: str, handle: str, followers: int):
+def _connect(
+    user: User, platform: str, handle: str, followers: int, workspace: Workspace | None = None
+):
     upstream = sandbox_account_get_or_create(platform=platform, handle=handle, followers=followers)
     tokens = sandbox_grant_issue(platform=platform, handle=handle)
     return social_account_store_authorization(
@@ -61,6 +70,7 @@ def _connect(user: User, platform: str, handle: str, followers: int):
             follower_count=followers,
             following_count=followers // 10,
         ),
+        workspace=workspace,
     ).account
 
 
@@ -131,6 +141,18 @@ def demo_data_seed() -> DemoSummary:
                 account_platform=account.platform,
                 account_handle=account.platform_username,
             )
+        agency = workspace_create(user=user, name=AGENCY_NAME).workspace
+        teammate = user_register(
+            email=TEAMMATE_EMAIL, password=TEAMMATE_PASSWORD, name="Demo Teammate"
+        )
+        Membership.objects.create(workspace=agency, user=teammate, role=Membership.Role.MEMBER)
+        leased = _connect(teammate, Platform.TIKTOK_BUSINESS, "agency_tiktok", 7_800, agency)
+        Lease.objects.create(
+            social_account=leased,
+            workspace=agency,
+            account_public_id=leased.public_id,
+            price_cents=4_900,
+        )
     return DemoSummary(
         created=True,
         email=DEMO_EMAIL,

@@ -16,4 +16,5 @@ class Command(BaseCommand):
         state = "created" if summary.created else "already present"
         self.stdout.write(self.style.SUCCESS(f"Demo data {state}."))
         self.stdout.write(f"  creator: {summary.email} / {summary.password}")
+        self.stdout.write(f"  teammate: {summary.teammate_email} / {summary.teammate_password}")
         self.stdout.write(f"  staff (admin): {summary.staff_email} / {summary.staff_password}")
