@@ -149,7 +149,7 @@ def social_account_disconnect(
     if dry_run:
         preview = _preview_counts(account.pk)
         if preview is None:
-            raise not_found("creator.social.not_found", "Social account not found.")
+            raise not_found("social_account.not_found", "Social account not found.")
         return DisconnectReport(
             social_account_id=account.public_id,
             platform=preview["platform"],
@@ -173,7 +173,7 @@ def social_account_disconnect(
             .first()
         )
         if locked is None:
-            raise not_found("creator.social.not_found", "Social account not found.")
+            raise not_found("social_account.not_found", "Social account not found.")
 
         canceled = post_targets_cancel_for_account(
             social_account_id=locked.pk, reason="account_disconnected"
