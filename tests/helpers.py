@@ -22,7 +22,20 @@ from requests.structures import CaseInsensitiveDict
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from accounts.models import CreatorProfile, SandboxCredential
+from accounts.models import (
+    ApiKey,
+    AuditEvent,
+    CreatorProfile,
+    InboxItem,
+    Lease,
+    Membership,
+    MetricsSnapshot,
+    SandboxCredential,
+    SocialAccount,
+    SocialMetrics,
+    TokenRevocation,
+)
+from scheduling.models import PostTarget, ScheduledPost
 
 PROFILE_URL = "/api/v1/creators/profile"
 SUCCESS_KEYS = frozenset({"success", "data"})
@@ -195,6 +208,51 @@ def run_concurrently(*calls: Callable[[], object]) -> list:
     assert not any(thread.is_alive() for thread in threads)
     assert not failures, failures
     return results
+
+
+# Partner endpoints and the rows they may touch ---------------------------------------------
+
+
+def account_url(account_or_id) -> str:
+    public_id = getattr(account_or_id, "public_id", account_or_id)
+    return f"/api/v1/social-accounts/{public_id}"
+
+
+def leased_url(account_or_id) -> str:
+    public_id = getattr(account_or_id, "public_id", account_or_id)
+    return f"/api/v1/leased-accounts/{public_id}"
+
+
+def database_state() -> dict:
+    """Every row a disconnect, a lease release or a workspace write may touch (tokens
+    excepted), read back for before/after comparisons."""
+    return {
+        "accounts": set(
+            SocialAccount.objects.values_list("id", "status", "workspace_id", "updated_at")
+        ),
+        "metrics": set(SocialMetrics.objects.values_list("social_account_id", "follower_count")),
+        "snapshots": set(MetricsSnapshot.objects.values_list("id", "social_account_id")),
+        "inbox": set(InboxItem.objects.values_list("id", "social_account_id")),
+        "targets": set(
+            PostTarget.objects.values_list(
+                "id", "status", "social_account_id", "canceled_reason", "updated_at"
+            )
+        ),
+        "posts": set(ScheduledPost.objects.values_list("id", "status", "updated_at")),
+        "leases": set(
+            Lease.objects.values_list("id", "social_account_id", "account_public_id", "released_at")
+        ),
+        "revocations": set(TokenRevocation.objects.values_list("id", "account_public_id")),
+        "audit": set(AuditEvent.objects.values_list("id", "action")),
+        "followers": set(CreatorProfile.objects.values_list("user_id", "total_followers")),
+        "memberships": set(Membership.objects.values_list("workspace_id", "user_id", "role")),
+        "api_keys": {
+            (key_id, workspace_id, revoked_at, disabled, tuple(scopes))
+            for key_id, workspace_id, revoked_at, disabled, scopes in ApiKey.objects.values_list(
+                "id", "workspace_id", "revoked_at", "disabled", "scopes"
+            )
+        },
+    }
 
 
 # The OAuth connect flow, as a client plays it against the in-process sandbox -------------

@@ -20,7 +20,6 @@ from accounts import selectors
 from accounts.models import (
     ApiKey,
     AuditEvent,
-    CreatorProfile,
     InboxItem,
     Lease,
     Membership,
@@ -46,7 +45,16 @@ from tests.factories import (
     personal_workspace,
     shared_workspace,
 )
-from tests.helpers import assert_error, assert_success, bearer_client, followers_of, key_client
+from tests.helpers import (
+    account_url,
+    assert_error,
+    assert_success,
+    bearer_client,
+    database_state,
+    followers_of,
+    key_client,
+    leased_url,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -100,16 +108,6 @@ DATE_KEYS = {
 }
 
 
-def account_url(account_or_id) -> str:
-    public_id = getattr(account_or_id, "public_id", account_or_id)
-    return f"/api/v1/social-accounts/{public_id}"
-
-
-def leased_url(account_or_id) -> str:
-    public_id = getattr(account_or_id, "public_id", account_or_id)
-    return f"/api/v1/leased-accounts/{public_id}"
-
-
 def grouped(response) -> dict[str, list[dict]]:
     data = assert_success(response)
     assert set(data) == {"socialAccounts"}
@@ -157,30 +155,6 @@ def assert_no_tokens(response, *accounts: SocialAccount) -> None:
         assert account.access_token and account.access_token not in body
         assert account.refresh_token and account.refresh_token not in body
     assert "accessToken" not in body and "refreshToken" not in body
-
-
-def database_state() -> dict:
-    """Every row a disconnect or lease release may touch (tokens excepted)."""
-    return {
-        "accounts": set(
-            SocialAccount.objects.values_list("id", "status", "workspace_id", "updated_at")
-        ),
-        "metrics": set(SocialMetrics.objects.values_list("social_account_id", "follower_count")),
-        "snapshots": set(MetricsSnapshot.objects.values_list("id", "social_account_id")),
-        "inbox": set(InboxItem.objects.values_list("id", "social_account_id")),
-        "targets": set(
-            PostTarget.objects.values_list(
-                "id", "status", "social_account_id", "canceled_reason", "updated_at"
-            )
-        ),
-        "posts": set(ScheduledPost.objects.values_list("id", "status", "updated_at")),
-        "leases": set(
-            Lease.objects.values_list("id", "social_account_id", "account_public_id", "released_at")
-        ),
-        "revocations": set(TokenRevocation.objects.values_list("id", "account_public_id")),
-        "audit": set(AuditEvent.objects.values_list("id", "action")),
-        "followers": set(CreatorProfile.objects.values_list("user_id", "total_followers")),
-    }
 
 
 @pytest.fixture

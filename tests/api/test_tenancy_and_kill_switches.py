@@ -10,19 +10,12 @@ import pytest
 
 from accounts.models import (
     ApiKey,
-    AuditEvent,
-    CreatorProfile,
-    InboxItem,
     KillSwitch,
-    Lease,
     Membership,
-    MetricsSnapshot,
     Platform,
     SocialAccount,
-    SocialMetrics,
-    TokenRevocation,
 )
-from scheduling.models import PostTarget, ScheduledPost
+from scheduling.models import PostTarget
 from tests.factories import (
     InboxItemFactory,
     LeaseFactory,
@@ -34,7 +27,15 @@ from tests.factories import (
     api_key_for,
     shared_workspace,
 )
-from tests.helpers import assert_error, assert_success, bearer_client, key_client
+from tests.helpers import (
+    account_url,
+    assert_error,
+    assert_success,
+    bearer_client,
+    database_state,
+    key_client,
+    leased_url,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -42,41 +43,6 @@ READ = ApiKey.Scope.SOCIAL_READ.value
 WRITE = ApiKey.Scope.SOCIAL_WRITE.value
 POSTS = [ApiKey.Scope.POSTS_READ.value, ApiKey.Scope.POSTS_WRITE.value]
 Role = Membership.Role
-
-
-def account_url(account) -> str:
-    return f"/api/v1/social-accounts/{account.public_id}"
-
-
-def leased_url(account) -> str:
-    return f"/api/v1/leased-accounts/{account.public_id}"
-
-
-def database_state() -> dict:
-    """Every row these endpoints may write, read back (tokens excepted)."""
-    return {
-        "accounts": set(
-            SocialAccount.objects.values_list("id", "workspace_id", "status", "updated_at")
-        ),
-        "metrics": set(SocialMetrics.objects.values_list("social_account_id", "follower_count")),
-        "snapshots": set(MetricsSnapshot.objects.values_list("id", "social_account_id")),
-        "inbox": set(InboxItem.objects.values_list("id", "social_account_id")),
-        "targets": set(
-            PostTarget.objects.values_list("id", "status", "social_account_id", "canceled_reason")
-        ),
-        "posts": set(ScheduledPost.objects.values_list("id", "status")),
-        "leases": set(Lease.objects.values_list("id", "social_account_id", "released_at")),
-        "revocations": set(TokenRevocation.objects.values_list("id", "account_public_id")),
-        "audit": set(AuditEvent.objects.values_list("id", "action")),
-        "followers": set(CreatorProfile.objects.values_list("user_id", "total_followers")),
-        "memberships": set(Membership.objects.values_list("workspace_id", "user_id", "role")),
-        "api_keys": {
-            (key_id, workspace_id, revoked_at, disabled, tuple(scopes))
-            for key_id, workspace_id, revoked_at, disabled, scopes in ApiKey.objects.values_list(
-                "id", "workspace_id", "revoked_at", "disabled", "scopes"
-            )
-        },
-    }
 
 
 def tenant(name: str):
