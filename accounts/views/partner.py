@@ -32,6 +32,17 @@ class PartnerAPIView(APIView):
     throttle_classes = [rate_limit("partner.social.write", methods=("DELETE",))]
 
 
+def _account_to_disconnect(request, social_account_id: str, *, doing: str):
+    """The caller, the dry-run flag, and the account if the caller may disconnect it."""
+    actor = caller_actor(request)
+    dry_run = query_flag(request, "dryRun")
+    account = selectors.social_account_get_for_caller(
+        actor=actor, account_id=social_account_id_from_path(social_account_id)
+    )
+    require_manager(role=getattr(account, "caller_role", None), doing=doing)
+    return actor, dry_run, account
+
+
 def _disconnect_reason(actor) -> DisconnectReason:
     if actor.api_key is not None:
         return DisconnectReason.REVOKED_BY_PARTNER
@@ -73,12 +84,9 @@ class SocialAccountDetailView(PartnerAPIView):
     @extend_schema(parameters=[DRY_RUN], responses=s.DisconnectReportResponse)
     @idempotent
     def delete(self, request, social_account_id: str):
-        actor = caller_actor(request)
-        dry_run = query_flag(request, "dryRun")
-        account = selectors.social_account_get_for_caller(
-            actor=actor, account_id=social_account_id_from_path(social_account_id)
+        actor, dry_run, account = _account_to_disconnect(
+            request, social_account_id, doing="disconnect accounts"
         )
-        require_manager(role=getattr(account, "caller_role", None), doing="disconnect accounts")
         report = social_account_disconnect(
             account=account, actor=actor, reason=_disconnect_reason(actor), dry_run=dry_run
         )
@@ -91,12 +99,9 @@ class LeasedAccountView(PartnerAPIView):
     @extend_schema(parameters=[DRY_RUN], responses=s.LeaseReleaseResponse)
     @idempotent
     def delete(self, request, social_account_id: str):
-        actor = caller_actor(request)
-        dry_run = query_flag(request, "dryRun")
-        account = selectors.social_account_get_for_caller(
-            actor=actor, account_id=social_account_id_from_path(social_account_id)
+        actor, dry_run, account = _account_to_disconnect(
+            request, social_account_id, doing="release leases"
         )
-        require_manager(role=getattr(account, "caller_role", None), doing="release leases")
         released = leased_account_release(account=account, actor=actor, dry_run=dry_run)
         report = {**asdict(released.disconnect), "released_leases": released.released_leases}
         return Response(s.LeaseReleaseResponse(report).data)
