@@ -1,4 +1,4 @@
-"""The creator flow over real HTTP against pytest-django's live server.
+"""The creator and partner flows over real HTTP against pytest-django's live server.
 
 The provider adapter reaches the sandbox through the server's own socket here (a plain
 ``requests.Session``), so the token exchange, the profile read and the after-commit revoke
@@ -55,12 +55,13 @@ def register_and_login(base: str, email: str) -> requests.Session:
     return creator
 
 
-def connect_over_http(base: str, creator: requests.Session, platform: str, handle: str) -> dict:
-    start = creator.post(
-        api(base, "creators/social/connect/start"),
-        json={"platform": platform, "redirectUri": REDIRECT_URI},
-        timeout=TIMEOUT,
-    )
+def connect_over_http(
+    base: str, creator: requests.Session, platform: str, handle: str, workspace: str | None = None
+) -> dict:
+    body = {"platform": platform, "redirectUri": REDIRECT_URI}
+    if workspace is not None:
+        body["workspace"] = workspace
+    start = creator.post(api(base, "creators/social/connect/start"), json=body, timeout=TIMEOUT)
     authorization_url = assert_success(start)["authorizationUrl"]
     assert authorization_url.startswith(base + "/sandbox/oauth/authorize?")
 
@@ -201,3 +202,65 @@ def test_an_unusable_correlation_id_is_replaced(live_server):
 
     error = assert_error(response, 401, "AUTH_UNAUTHORIZED")
     assert str(uuid.UUID(error["correlationId"])) == error["correlationId"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_partner_integration_over_http(live_sandbox):
+    """An agency owner issues a key; the partner lists, reads, dry-runs and disconnects a
+    teammate's account with a retried request, then loses access when the key is revoked."""
+    base = live_sandbox.url
+    owner = register_and_login(base, "owner@example.com")
+    teammate = register_and_login(base, "mate@example.com")
+    agency = assert_success(
+        owner.post(api(base, "workspaces"), json={"name": "Agency"}, timeout=TIMEOUT), 201
+    )
+    added = owner.post(
+        api(base, f"workspaces/{agency['id']}/members"),
+        json={"email": "mate@example.com", "role": "member"},
+        timeout=TIMEOUT,
+    )
+    assert assert_success(added, 201)["role"] == "member"
+    created = owner.post(
+        api(base, f"workspaces/{agency['id']}/api-keys"),
+        json={"name": "crm", "scopes": ["social:read", "social:write"]},
+        timeout=TIMEOUT,
+    )
+    issued = assert_success(created, 201)
+    partner = requests.Session()
+    partner.headers["Authorization"] = f"Bearer {issued['key']}"
+    connected = connect_over_http(base, teammate, "x", "mate_live", workspace=agency["id"])
+
+    listed = assert_success(partner.get(api(base, "social-accounts"), timeout=TIMEOUT))
+    assert [row["id"] for row in listed["socialAccounts"]["x"]] == [connected["id"]]
+    assert all(rows == [] for platform, rows in listed["socialAccounts"].items() if platform != "x")
+    read = assert_success(
+        partner.get(api(base, f"social-accounts/{connected['id']}"), timeout=TIMEOUT)
+    )
+    assert read["socialAccount"]["workspaceId"] == agency["id"]
+    assert read["usage"] == []
+    url = api(base, f"social-accounts/{connected['id']}")
+    dry = assert_success(partner.delete(url + "?dryRun=true", timeout=TIMEOUT))
+    assert dry["dryRun"] is True
+    assert SocialAccount.objects.filter(platform_username="mate_live").exists()
+
+    first = partner.delete(url, headers={"Idempotency-Key": "offboard-1"}, timeout=TIMEOUT)
+    retried = partner.delete(url, headers={"Idempotency-Key": "offboard-1"}, timeout=TIMEOUT)
+
+    report = assert_success(first)
+    assert report["disconnectedReason"] == "revoked_by_partner"
+    assert report["purged"] == {"metrics": 1, "metricsSnapshots": 0, "inboxItems": 0}
+    assert "Idempotent-Replayed" not in first.headers
+    assert retried.headers["Idempotent-Replayed"] == "true"
+    assert assert_success(retried) == report
+    assert not SocialAccount.objects.filter(platform_username="mate_live").exists()
+    assert_error(partner.delete(url, timeout=TIMEOUT), 404, "NOT_FOUND")
+    live_tokens = SandboxCredential.objects.filter(account__handle="mate_live")
+    assert not live_tokens.filter(revoked_at__isnull=True, kind__in=["access", "refresh"]).exists()
+
+    revoked = owner.delete(
+        api(base, f"workspaces/{agency['id']}/api-keys/{issued['id']}"), timeout=TIMEOUT
+    )
+    assert assert_success(revoked)["revokedAt"]
+    assert_error(
+        partner.get(api(base, "social-accounts"), timeout=TIMEOUT), 401, "AUTH_UNAUTHORIZED"
+    )
