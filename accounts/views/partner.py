@@ -81,7 +81,7 @@ class SocialAccountDetailView(PartnerAPIView):
         usage = selectors.post_target_usage_for_account(account=account)
         return Response(s.SocialAccountRead({"account": account, "usage": usage}).data)
 
-    @extend_schema(parameters=[DRY_RUN], responses=s.DisconnectReportResponse)
+    @extend_schema(parameters=[DRY_RUN], responses={200: s.DisconnectReportResponse})
     @idempotent
     def delete(self, request, social_account_id: str):
         actor, dry_run, account = _account_to_disconnect(
@@ -96,7 +96,7 @@ class SocialAccountDetailView(PartnerAPIView):
 class LeasedAccountView(PartnerAPIView):
     required_scopes = {"DELETE": ApiKey.Scope.SOCIAL_WRITE}
 
-    @extend_schema(parameters=[DRY_RUN], responses=s.LeaseReleaseResponse)
+    @extend_schema(parameters=[DRY_RUN], responses={200: s.LeaseReleaseResponse})
     @idempotent
     def delete(self, request, social_account_id: str):
         actor, dry_run, account = _account_to_disconnect(

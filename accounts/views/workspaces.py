@@ -114,7 +114,7 @@ class WorkspaceApiKeyView(WorkspaceScopedView):
     manager_methods = frozenset({"DELETE"})
     manager_doing = "manage API keys"
 
-    @extend_schema(responses=s.ApiKeyItem)
+    @extend_schema(responses={200: s.ApiKeyItem})
     @idempotent
     def delete(self, request, workspace_id: str, api_key_id: str):
         api_key = selectors.api_key_get_for_workspace(

@@ -212,3 +212,64 @@ def test_docs_assets_are_served_by_this_deployment(api_client, settings, tmp_pat
         response = api_client.get(src)
         assert response.status_code == 200
         assert b"".join(response.streaming_content if response.streaming else [response.content])
+
+
+def test_partner_and_workspace_responses_match_the_published_schema(spec, user, account):
+    import jsonschema
+
+    from accounts.models import KillSwitch
+    from tests.factories import LeaseFactory, SocialAccountFactory, personal_workspace
+    from tests.helpers import bearer_client, key_client
+
+    owner = bearer_client(user)
+    workspace = personal_workspace(user).public_id
+    leased = SocialAccountFactory(user=user, platform="x", followers=3)
+    LeaseFactory(social_account=leased)
+
+    def check(response, path, method, status):
+        schema = _response_schema(spec, path, method, status)
+        jsonschema.validate(response.json(), schema)
+        return response.json()
+
+    check(owner.get("/api/v1/workspaces"), "/api/v1/workspaces", "get", "200")
+    created = check(
+        owner.post("/api/v1/workspaces", {"name": "Agency"}, format="json"),
+        "/api/v1/workspaces",
+        "post",
+        "201",
+    )
+    members = "/api/v1/workspaces/{workspace_id}/members"
+    check(owner.get(f"/api/v1/workspaces/{created['data']['id']}/members"), members, "get", "200")
+    keys = "/api/v1/workspaces/{workspace_id}/api-keys"
+    issued = check(
+        owner.post(
+            f"/api/v1/workspaces/{workspace}/api-keys",
+            {"name": "crm", "scopes": ["social:read", "social:write"]},
+            format="json",
+        ),
+        keys,
+        "post",
+        "201",
+    )["data"]
+    check(owner.get(f"/api/v1/workspaces/{workspace}/api-keys"), keys, "get", "200")
+    partner = key_client(issued["key"])
+    check(partner.get("/api/v1/social-accounts"), "/api/v1/social-accounts", "get", "200")
+    detail = "/api/v1/social-accounts/{social_account_id}"
+    check(partner.get(f"/api/v1/social-accounts/{account.public_id}"), detail, "get", "200")
+    check(partner.delete(f"/api/v1/social-accounts/{account.public_id}"), detail, "delete", "200")
+    leased_path = "/api/v1/leased-accounts/{social_account_id}"
+    check(
+        partner.delete(f"/api/v1/leased-accounts/{leased.public_id}"), leased_path, "delete", "200"
+    )
+    KillSwitch.objects.create(scope=KillSwitch.Scope.GLOBAL, enabled=True)
+    switched_off = check(
+        partner.get("/api/v1/social-accounts"), "/api/v1/social-accounts", "get", "503"
+    )
+    assert switched_off["error"]["details"] == {"scope": "global"}
+    revoke = "/api/v1/workspaces/{workspace_id}/api-keys/{api_key_id}"
+    check(
+        owner.delete(f"/api/v1/workspaces/{workspace}/api-keys/{issued['id']}"),
+        revoke,
+        "delete",
+        "200",
+    )
