@@ -39,7 +39,12 @@ class IsUserOrScopedApiKey(BasePermission):
             return False
         if not isinstance(request.user, ApiKeyPrincipal):
             return True
-        required = getattr(view, "required_scopes", {}).get(request.method)
+        method = request.method
+        if method == "OPTIONS" or not hasattr(view, method.lower()):
+            return True  # metadata, or DRF answers 405 for a method the view lacks
+        if method == "HEAD":
+            method = "GET"
+        required = getattr(view, "required_scopes", {}).get(method)
         if required is None or required not in request.user.api_key.scopes:
             raise ApplicationError(
                 ErrorCode.FORBIDDEN_SCOPE,

@@ -475,3 +475,18 @@ def test_a_revoked_key_is_refused_everywhere(tenants):
         response = getattr(key_client(a.secret), method)(path(a))
         assert_error(response, 401, "AUTH_UNAUTHORIZED", "auth.api_key_invalid")
     assert database_state() == before
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("post", "/api/v1/social-accounts"),
+        ("put", "/api/v1/social-accounts/{account}"),
+        ("patch", "/api/v1/social-accounts/{account}"),
+        ("get", "/api/v1/leased-accounts/{account}"),
+    ],
+)
+def test_a_method_an_endpoint_lacks_is_405_for_keys_too(tenants, method, path):
+    url = path.format(account=tenants.a.account.public_id)
+    for client in (key_client(tenants.a.secret), bearer_client(tenants.a.owner)):
+        assert_error(getattr(client, method)(url), 405, "METHOD_NOT_ALLOWED")
