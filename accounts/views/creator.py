@@ -46,7 +46,7 @@ class CreatorSocialConnectView(APIView):
     throttle_classes = [rate_limit("creator.social.connect")]
 
     @extend_schema(request=s.ConnectRequest, responses=s.ConnectResponse)
-    @idempotent
+    @idempotent(atomic=False)  # exchanges the code with the platform during the work
     def post(self, request):
         body = validated_body(s.ConnectRequest, request)
         result = social_account_connect_complete(user=request.user, **body)

@@ -8,6 +8,10 @@ under the same key, or a repeat while the first is still running, gets 409
 the cache is down the unique (caller, key) row still guarantees that the work runs once
 (the repeat waits for the first and then replays it).
 
+The one exception is work that calls a platform (completing an OAuth connect): no
+transaction is held open across that call, so its answer is stored right after the work
+commits (``atomic=False``).
+
 Errors are not stored: a failed request may be retried with the same key. A client error
 (4xx) keeps whatever the service itself committed, exactly as without a key; an unexpected
 failure rolls everything back.
@@ -109,7 +113,75 @@ class _InFlightLock:
             logger.warning("Could not release idempotency lock %s", self.name, exc_info=True)
 
 
-def _run_once(*, caller: str, key: str, fingerprint: str, run) -> Response:
+def _succeeded(response) -> bool:
+    return 200 <= response.status_code < 300
+
+
+def _store(record: IdempotencyRecord, response) -> None:
+    record.response_status = response.status_code
+    record.response_body = json.dumps(response.data, cls=DjangoJSONEncoder)
+
+
+def _run_in_the_same_transaction(*, caller, key, fingerprint, run, expired, now) -> Response:
+    """Claim (caller, key), do the work and store its answer in one transaction."""
+    client_error = None
+    with transaction.atomic():
+        if expired is not None:
+            IdempotencyRecord.objects.filter(pk=expired.pk).delete()
+        try:
+            with transaction.atomic():
+                record = IdempotencyRecord.objects.create(
+                    caller=caller, key=key, fingerprint=fingerprint, expires_at=now + TTL
+                )
+        except IntegrityError:
+            # The same key committed while this request waited on its row.
+            winner = IdempotencyRecord.objects.filter(caller=caller, key=key).first()
+            if winner is None:  # pragma: no cover - it was just committed
+                raise _conflict("Retry this request.") from None
+            return _replay(winner, fingerprint)
+        try:
+            response = run()
+        except (ApplicationError, APIException) as exc:
+            record.delete()
+            client_error = exc
+        else:
+            if _succeeded(response):
+                _store(record, response)
+                record.save(update_fields=["response_status", "response_body"])
+            else:
+                record.delete()
+    if client_error is not None:
+        raise client_error
+    return response
+
+
+def _run_then_store(*, caller, key, fingerprint, run, expired, now) -> Response:
+    """Do the work (which commits on its own), then store its answer.
+
+    For work that calls a platform: a transaction held open across that call would hold
+    its locks for as long as the platform takes (and on SQLite the one write lock, which
+    the in-process sandbox platform needs to answer). The in-flight lock still keeps a
+    repeat out while it runs.
+    """
+    response = run()
+    if _succeeded(response):
+        with transaction.atomic():
+            if expired is not None:
+                IdempotencyRecord.objects.filter(pk=expired.pk).delete()
+            record = IdempotencyRecord(
+                caller=caller, key=key, fingerprint=fingerprint, expires_at=now + TTL
+            )
+            _store(record, response)
+            try:
+                with transaction.atomic():
+                    record.save(force_insert=True)
+            except IntegrityError:
+                # A twin ran too while the cache (and so the lock) was down; theirs stands.
+                logger.warning("Idempotency-Key answered twice for %s", caller)
+    return response
+
+
+def _run_once(*, caller: str, key: str, fingerprint: str, run, atomic: bool) -> Response:
     existing = IdempotencyRecord.objects.filter(caller=caller, key=key).first()
     now = timezone.now()
     if existing is not None and existing.expires_at > now:
@@ -117,43 +189,23 @@ def _run_once(*, caller: str, key: str, fingerprint: str, run) -> Response:
 
     lock = _InFlightLock(caller, key)
     lock.acquire()
-    client_error = None
+    strategy = _run_in_the_same_transaction if atomic else _run_then_store
     try:
-        with transaction.atomic():
-            if existing is not None:
-                IdempotencyRecord.objects.filter(pk=existing.pk).delete()  # expired
-            try:
-                with transaction.atomic():
-                    record = IdempotencyRecord.objects.create(
-                        caller=caller, key=key, fingerprint=fingerprint, expires_at=now + TTL
-                    )
-            except IntegrityError:
-                # The same key committed while this request waited on its row.
-                winner = IdempotencyRecord.objects.filter(caller=caller, key=key).first()
-                if winner is None:  # pragma: no cover - it was just committed
-                    raise _conflict("Retry this request.") from None
-                return _replay(winner, fingerprint)
-            try:
-                response = run()
-            except (ApplicationError, APIException) as exc:
-                record.delete()
-                client_error = exc
-            else:
-                if 200 <= response.status_code < 300:
-                    record.response_status = response.status_code
-                    record.response_body = json.dumps(response.data, cls=DjangoJSONEncoder)
-                    record.save(update_fields=["response_status", "response_body"])
-                else:
-                    record.delete()
+        return strategy(
+            caller=caller, key=key, fingerprint=fingerprint, run=run, expired=existing, now=now
+        )
     finally:
         lock.release()
-    if client_error is not None:
-        raise client_error
-    return response
 
 
-def idempotent(handler):
-    """Decorates a mutating view method so it honours ``Idempotency-Key``."""
+def idempotent(handler=None, *, atomic: bool = True):
+    """Decorates a mutating view method so it honours ``Idempotency-Key``.
+
+    ``atomic=False`` for work that calls a platform: its answer is stored after the work
+    commits instead of in the same transaction (see ``_run_then_store``).
+    """
+    if handler is None:
+        return functools.partial(idempotent, atomic=atomic)
 
     @functools.wraps(handler)
     def wrapper(view, request, *args, **kwargs):
@@ -166,6 +218,7 @@ def idempotent(handler):
             key=key,
             fingerprint=_fingerprint(request),
             run=lambda: handler(view, request, *args, **kwargs),
+            atomic=atomic,
         )
 
     wrapper.idempotent = True

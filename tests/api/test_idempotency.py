@@ -27,8 +27,10 @@ from accounts.models import (
     Membership,
     Platform,
     SocialAccount,
+    TokenRevocation,
     Workspace,
 )
+from accounts.providers.sandbox import SandboxProvider
 from accounts.services import api_keys as api_keys_service
 from accounts.services import disconnect as disconnect_service
 from accounts.tasks import idempotency_records_purge_task
@@ -45,10 +47,14 @@ from tests.factories import (
     shared_workspace,
 )
 from tests.helpers import (
+    CONNECT_URL,
     assert_error,
     assert_success,
+    authorize,
     bearer_client,
+    connect,
     key_client,
+    live_credentials,
     run_concurrently,
 )
 
@@ -897,3 +903,55 @@ def test_a_removed_admin_cannot_replay_a_live_api_key_secret():
 
     assert response.status_code == 404, response.json()
     assert_not_replayed(response)
+
+
+# Completing a connect calls the platform: no transaction is held open across it --------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_retried_connect_replays_and_calls_the_platform_outside_any_transaction(
+    user, user_client, monkeypatch
+):
+    seen_in_transaction = []
+    exchange = SandboxProvider.exchange_code
+
+    def watched_exchange(self, **kwargs):
+        seen_in_transaction.append(connection.in_atomic_block)
+        return exchange(self, **kwargs)
+
+    monkeypatch.setattr(SandboxProvider, "exchange_code", watched_exchange)
+    auth = authorize(user_client, "threads", handle="idem_th")
+    body = {"platform": "threads", "code": auth.code, "state": auth.state}
+
+    first = user_client.post(CONNECT_URL, body, format="json", HTTP_IDEMPOTENCY_KEY="c-1")
+    again = user_client.post(CONNECT_URL, body, format="json", HTTP_IDEMPOTENCY_KEY="c-1")
+
+    assert seen_in_transaction == [False]  # called once, with no transaction open
+    connected = assert_success(first)
+    assert REPLAYED not in first.headers
+    assert again.headers[REPLAYED] == "true"
+    assert assert_success(again) == connected
+    assert IdempotencyRecord.objects.filter(key="c-1", response_status=200).count() == 1
+    other = dict(body, code="another-code")
+    assert_error(
+        user_client.post(CONNECT_URL, other, format="json", HTTP_IDEMPOTENCY_KEY="c-1"),
+        409,
+        "IDEMPOTENCY_CONFLICT",
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refused_connect_under_a_key_stores_nothing_and_still_revokes_the_tokens(
+    user, user_client
+):
+    assert_success(connect(user_client, "threads", handle="first_th"))
+    auth = authorize(user_client, "threads", handle="second_th")
+    body = {"platform": "threads", "code": auth.code, "state": auth.state}
+
+    with_key = user_client.post(CONNECT_URL, body, format="json", HTTP_IDEMPOTENCY_KEY="c-2")
+
+    assert_error(with_key, 409, "CONFLICT", "creator.social.already_connected")
+    assert not IdempotencyRecord.objects.filter(key="c-2").exists()
+    # The refused tokens were queued for revocation and revoked (tasks run eagerly).
+    assert not TokenRevocation.objects.exists()
+    assert live_credentials("second_th") == 0
