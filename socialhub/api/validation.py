@@ -22,9 +22,18 @@ _TRUE = frozenset({"true", "1"})
 _FALSE = frozenset({"false", "0"})
 
 
+def _single_query_value(request, name: str) -> str | None:
+    """The parameter's one value; given twice it is ambiguous (``?dryRun=true&dryRun=false``
+    must not be read as a real disconnect), so a 400."""
+    values = request.query_params.getlist(name)
+    if len(values) > 1:
+        raise validation_error(name, f"Give {name} once.")
+    return values[0] if values else None
+
+
 def query_flag(request, name: str) -> bool:
     """A boolean query parameter: ``true``/``1`` or ``false``/``0``; absent is false."""
-    raw = request.query_params.get(name)
+    raw = _single_query_value(request, name)
     if raw is None:
         return False
     value = raw.strip().lower()
@@ -37,7 +46,7 @@ def query_flag(request, name: str) -> bool:
 
 def query_public_id(request, name: str, prefix: str) -> uuid.UUID | None:
     """An optional ``<prefix>_<uuid>`` query parameter."""
-    raw = request.query_params.get(name)
+    raw = _single_query_value(request, name)
     if raw is None:
         return None
     return parse_public_id(prefix, raw, field=name)

@@ -969,3 +969,28 @@ def test_an_account_disconnected_while_the_request_runs_is_the_same_404(team, mo
     # The creator endpoint's key (creator.social.not_found) is not this endpoint's.
     assert error["i18nKey"] == "social_account.not_found"
     assert AuditEvent.objects.filter(action="social_account.disconnected").count() == 1
+
+
+@pytest.mark.parametrize(
+    "query", ["?dryRun=true&dryRun=false", "?dryRun=false&dryRun=true", "?dryRun=1&dryRun=1"]
+)
+def test_a_repeated_dry_run_flag_is_400_and_changes_nothing(team, doomed, query):
+    client = key_client(team.secret)
+    client.get(LIST_URL)  # the key's first use writes last_used_at
+    before = database_state()
+
+    for url in (account_url(doomed.account), leased_url(doomed.account)):
+        error = assert_error(client.delete(url + query), 400, "VALIDATION")
+        assert [item["field"] for item in error["details"]] == ["dryRun"]
+
+    assert database_state() == before
+
+
+def test_a_repeated_workspace_filter_is_400(team):
+    workspace = team.workspace.public_id
+    response = key_client(team.secret).get(
+        f"{LIST_URL}?workspace={workspace}&workspace={workspace}"
+    )
+
+    error = assert_error(response, 400, "VALIDATION")
+    assert [item["field"] for item in error["details"]] == ["workspace"]
