@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import time
+import types
+
+import django_ratelimit.core as ratelimit_core
 import pytest
 import requests
 from django.core.cache import cache
@@ -59,6 +63,13 @@ def platform_answers(sandbox_http):
 
     yield install
     provider_http.set_http_session(previous)
+
+
+@pytest.fixture
+def steady_clock(monkeypatch):
+    """Pin django-ratelimit's clock so a window boundary cannot fall inside a test."""
+    now = time.time()
+    monkeypatch.setattr(ratelimit_core, "time", types.SimpleNamespace(time=lambda: now))
 
 
 @pytest.fixture

@@ -59,6 +59,13 @@ def add_member(workspace: Workspace, user: User, role: str = Membership.Role.MEM
     return Membership.objects.create(workspace=workspace, user=user, role=role)
 
 
+def member_of(workspace: Workspace, role: str) -> User:
+    """A new user added to ``workspace`` with ``role``."""
+    someone = UserFactory()
+    add_member(workspace, someone, role)
+    return someone
+
+
 ALL_SCOPES = tuple(ApiKey.Scope.values)
 
 

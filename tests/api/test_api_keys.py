@@ -5,10 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-import time
-import types
 
-import django_ratelimit.core as ratelimit_core
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -20,8 +17,8 @@ from tests.factories import (
     ALL_SCOPES,
     SocialAccountFactory,
     UserFactory,
-    add_member,
     api_key_for,
+    member_of,
     personal_workspace,
     shared_workspace,
 )
@@ -73,22 +70,9 @@ def accounts_seen(client) -> set[str]:
 
 
 @pytest.fixture
-def steady_clock(monkeypatch):
-    """Pin django-ratelimit's clock so a window boundary cannot fall inside a test."""
-    now = time.time()
-    monkeypatch.setattr(ratelimit_core, "time", types.SimpleNamespace(time=lambda: now))
-
-
-@pytest.fixture
 def team(user):
     """A shared workspace owned by ``user``."""
     return shared_workspace(user, "Team")
-
-
-def member_of(workspace, role: str):
-    someone = UserFactory()
-    add_member(workspace, someone, role)
-    return someone
 
 
 # POST api-keys ----------------------------------------------------------------------------

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
-import types
 import uuid
 
-import django_ratelimit.core as ratelimit_core
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -31,14 +28,6 @@ def disconnect(client, body, **kwargs):
 
 
 PLATFORMS = [choice.value for choice in Platform]
-
-
-@pytest.fixture
-def steady_clock(monkeypatch):
-    """Pin django-ratelimit's clock: its fixed windows start at a per-caller offset, and a
-    window boundary falling inside a test would reset the counter half-way."""
-    now = time.time()
-    monkeypatch.setattr(ratelimit_core, "time", types.SimpleNamespace(time=lambda: now))
 
 
 # Envelope ------------------------------------------------------------------------------

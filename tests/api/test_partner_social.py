@@ -4,11 +4,9 @@ as a workspace member (JWT) and as a workspace API key, with the per-key write l
 from __future__ import annotations
 
 import datetime as dt
-import time
 import types
 import uuid
 
-import django_ratelimit.core as ratelimit_core
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -155,13 +153,6 @@ def assert_no_tokens(response, *accounts: SocialAccount) -> None:
         assert account.access_token and account.access_token not in body
         assert account.refresh_token and account.refresh_token not in body
     assert "accessToken" not in body and "refreshToken" not in body
-
-
-@pytest.fixture
-def steady_clock(monkeypatch):
-    """Pin django-ratelimit's clock so a window boundary cannot fall inside a test."""
-    now = time.time()
-    monkeypatch.setattr(ratelimit_core, "time", types.SimpleNamespace(time=lambda: now))
 
 
 @pytest.fixture

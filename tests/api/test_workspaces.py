@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import time
-import types
 
-import django_ratelimit.core as ratelimit_core
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -19,6 +16,7 @@ from tests.factories import (
     UserFactory,
     add_member,
     api_key_for,
+    member_of,
     personal_workspace,
     shared_workspace,
 )
@@ -54,22 +52,9 @@ def events(action: str) -> list[AuditEvent]:
 
 
 @pytest.fixture
-def steady_clock(monkeypatch):
-    """Pin django-ratelimit's clock so a window boundary cannot fall inside a test."""
-    now = time.time()
-    monkeypatch.setattr(ratelimit_core, "time", types.SimpleNamespace(time=lambda: now))
-
-
-@pytest.fixture
 def team(user):
     """A shared workspace owned by ``user``."""
     return shared_workspace(user, "Team")
-
-
-def member_of(workspace, role: str) -> User:
-    someone = UserFactory()
-    add_member(workspace, someone, role)
-    return someone
 
 
 # Who may call -----------------------------------------------------------------------------
