@@ -11,6 +11,8 @@ from accounts.services.actors import Actor
 from scheduling.models import PostTarget
 from socialhub.api.errors import not_found
 
+from .workspaces import workspace_not_found
+
 
 def _visible_accounts(actor: Actor) -> QuerySet[SocialAccount]:
     """Accounts of the key's workspace, or of every workspace the user belongs to, with
@@ -40,9 +42,9 @@ def social_accounts_by_platform_for_caller(
     if workspace_id is not None:
         if actor.api_key is not None:
             if actor.api_key.workspace_id != workspace_id:
-                raise not_found("workspace.not_found", "Workspace not found.")
+                raise workspace_not_found()
         elif not Membership.objects.filter(user=actor.user, workspace_id=workspace_id).exists():
-            raise not_found("workspace.not_found", "Workspace not found.")
+            raise workspace_not_found()
         accounts = accounts.filter(workspace_id=workspace_id)
     grouped: dict[str, list[SocialAccount]] = {platform: [] for platform in Platform.values}
     for account in accounts.order_by("connected_at", "id"):

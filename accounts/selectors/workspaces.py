@@ -10,6 +10,10 @@ from accounts.models import ApiKey, Membership, User, Workspace
 from socialhub.api.errors import not_found
 
 
+def workspace_not_found():
+    return not_found("workspace.not_found", "Workspace not found.")
+
+
 def workspace_list_for_user(*, user: User) -> QuerySet[Membership]:
     """The user's memberships with their workspaces, oldest workspace first."""
     return (
@@ -27,7 +31,7 @@ def membership_get_for_user(*, user: User, workspace_id: uuid.UUID) -> Membershi
         .first()
     )
     if membership is None:
-        raise not_found("workspace.not_found", "Workspace not found.")
+        raise workspace_not_found()
     return membership
 
 

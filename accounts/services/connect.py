@@ -19,7 +19,6 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import (
-    Membership,
     OAuthState,
     SocialAccount,
     SocialMetrics,
@@ -37,7 +36,8 @@ from accounts.providers import (
     provider_for,
 )
 from accounts.providers.base import pkce_pair
-from socialhub.api.errors import ApplicationError, ErrorCode, not_found
+from accounts.selectors.workspaces import membership_get_for_user
+from socialhub.api.errors import ApplicationError, ErrorCode
 
 from .actors import Actor
 from .audit import audit_event_record
@@ -84,11 +84,8 @@ def social_account_connect_start(
     account; by default it lands in the user's personal workspace.
     """
     provider = _provider(platform)
-    if (
-        workspace_id is not None
-        and not Membership.objects.filter(user=user, workspace_id=workspace_id).exists()
-    ):
-        raise not_found("workspace.not_found", "Workspace not found.")
+    if workspace_id is not None:
+        membership_get_for_user(user=user, workspace_id=workspace_id)  # 404 for non-members
     state = secrets.token_urlsafe(32)
     verifier, challenge = pkce_pair()
     now = timezone.now()
