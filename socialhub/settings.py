@@ -241,8 +241,10 @@ RATELIMITS = {
     "auth.register": os.environ.get("RATELIMIT_REGISTER", "30/m"),
     # Per API key (or per user) on partner writes: disconnects and lease releases.
     "partner.social.write": os.environ.get("RATELIMIT_PARTNER_WRITE", "120/m"),
-    # Per user on workspace administration: workspaces, members, API keys.
+    # Per user on workspace administration: workspaces, members, API keys, webhooks.
     "workspace.write": os.environ.get("RATELIMIT_WORKSPACE_WRITE", "60/m"),
+    # Per API key (or per user) on scheduled-post writes: create, update, cancel.
+    "posts.write": os.environ.get("RATELIMIT_POSTS_WRITE", "120/m"),
 }
 RATELIMIT_FAIL_OPEN = False
 # How many reverse proxies in front of the app append to X-Forwarded-For (0: none; the
@@ -277,15 +279,58 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "sweep-token-revocations": {
-        "task": "accounts.tasks.token_revocations_sweep_task",
+        "task": "accounts.tasks.revocation.token_revocations_sweep_task",
         "schedule": 300.0,
     },
     "purge-idempotency-records": {
-        "task": "accounts.tasks.idempotency_records_purge_task",
+        "task": "accounts.tasks.idempotency.idempotency_records_purge_task",
         "schedule": 600.0,
     },
 }
 TOKEN_REVOCATION_MAX_ATTEMPTS = int(os.environ.get("TOKEN_REVOCATION_MAX_ATTEMPTS", "8"))
+
+# Publishing: how often due targets are claimed, how long a claim lasts before the sweep
+# hands the target to another worker, and how many attempts a target gets.
+PUBLISH_DUE_INTERVAL = float(os.environ.get("PUBLISH_DUE_INTERVAL", "15"))
+PUBLISH_CLAIM_LEASE = timedelta(seconds=int(os.environ.get("PUBLISH_CLAIM_LEASE_SECONDS", "600")))
+PUBLISH_MAX_ATTEMPTS = int(os.environ.get("PUBLISH_MAX_ATTEMPTS", "5"))
+# Token refresh: accounts whose access token expires within TOKEN_REFRESH_AHEAD are refreshed.
+TOKEN_REFRESH_INTERVAL = float(os.environ.get("TOKEN_REFRESH_INTERVAL", "300"))
+TOKEN_REFRESH_AHEAD = timedelta(minutes=int(os.environ.get("TOKEN_REFRESH_AHEAD_MINUTES", "15")))
+TOKEN_REFRESH_MAX_ATTEMPTS = int(os.environ.get("TOKEN_REFRESH_MAX_ATTEMPTS", "6"))
+# Metrics sync: accounts whose counters are older than METRICS_SYNC_STALE_AFTER.
+METRICS_SYNC_INTERVAL = float(os.environ.get("METRICS_SYNC_INTERVAL", "900"))
+METRICS_SYNC_STALE_AFTER = timedelta(
+    minutes=int(os.environ.get("METRICS_SYNC_STALE_AFTER_MINUTES", "60"))
+)
+# Webhooks: attempts per delivery, consecutive failed deliveries that disable an endpoint,
+# the HTTP timeout, and whether endpoints may point at private or loopback addresses
+# (allowed in development so a receiver on this machine works; refused in production).
+WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("WEBHOOK_MAX_ATTEMPTS", "8"))
+WEBHOOK_DISABLE_AFTER_FAILURES = int(os.environ.get("WEBHOOK_DISABLE_AFTER_FAILURES", "5"))
+WEBHOOK_TIMEOUT = float(os.environ.get("WEBHOOK_TIMEOUT", "5"))
+WEBHOOK_ALLOW_PRIVATE_URLS = env_bool("WEBHOOK_ALLOW_PRIVATE_URLS", DEBUG)
+WEBHOOK_SWEEP_INTERVAL = float(os.environ.get("WEBHOOK_SWEEP_INTERVAL", "60"))
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "publish-due-posts": {
+            "task": "scheduling.tasks.post_targets_publish_due_task",
+            "schedule": PUBLISH_DUE_INTERVAL,
+        },
+        "refresh-expiring-tokens": {
+            "task": "accounts.tasks.refresh.social_accounts_refresh_due_task",
+            "schedule": TOKEN_REFRESH_INTERVAL,
+        },
+        "sync-metrics": {
+            "task": "accounts.tasks.metrics.social_accounts_metrics_sync_due_task",
+            "schedule": METRICS_SYNC_INTERVAL,
+        },
+        "sweep-webhook-deliveries": {
+            "task": "accounts.tasks.webhooks.webhook_deliveries_sweep_task",
+            "schedule": WEBHOOK_SWEEP_INTERVAL,
+        },
+    }
+)
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 LOGGING = {

@@ -29,7 +29,7 @@ from accounts.models import (
     User,
     Workspace,
 )
-from accounts.tasks import token_revocation_process_task
+from accounts.tasks.revocation import token_revocation_process_task
 from scheduling.models import PostTarget
 from scheduling.services import post_targets_cancel_for_account
 from socialhub.api.errors import not_found

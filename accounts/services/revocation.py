@@ -113,7 +113,7 @@ def token_revocation_enqueue(
     *, platform: str, access_token: str, refresh_token: str, account_public_id: str = ""
 ) -> int:
     """Queue tokens we will not keep (e.g. from a refused connect) for upstream revocation."""
-    from accounts.tasks import token_revocation_process_task  # tasks imports this module
+    from accounts.tasks.revocation import token_revocation_process_task  # imports this module
 
     with transaction.atomic():
         row = TokenRevocation.objects.create(

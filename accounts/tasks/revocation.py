@@ -1,12 +1,10 @@
-"""Celery tasks of the accounts app. Each only calls a service."""
+"""Revoking disconnected accounts' tokens at the platform."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
-from socialhub.api.idempotency import idempotency_records_purge
-
-from .services.revocation import token_revocation_process, token_revocations_due
+from accounts.services.revocation import token_revocation_process, token_revocations_due
 
 
 @shared_task(bind=True, acks_late=True, max_retries=10, ignore_result=True)
@@ -26,9 +24,3 @@ def token_revocations_sweep_task() -> int:
     for revocation_id in due:
         token_revocation_process_task.delay(revocation_id)
     return len(due)
-
-
-@shared_task(ignore_result=True)
-def idempotency_records_purge_task() -> int:
-    """Periodic: forget stored Idempotency-Key answers older than 24 h."""
-    return idempotency_records_purge()
