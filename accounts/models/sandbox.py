@@ -52,4 +52,13 @@ class SandboxPost(models.Model):
     upstream_id = models.CharField(max_length=64, unique=True)
     text = models.TextField(blank=True, default="")
     media_urls = models.JSONField(default=list)
+    # A client's Idempotency-Key: the same key from the same account gets the same post back.
+    idempotency_key = models.CharField(max_length=191, null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "idempotency_key"], name="sandbox_post_idempotency"
+            )
+        ]

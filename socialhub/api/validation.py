@@ -22,7 +22,7 @@ _TRUE = frozenset({"true", "1"})
 _FALSE = frozenset({"false", "0"})
 
 
-def _single_query_value(request, name: str) -> str | None:
+def single_query_value(request, name: str) -> str | None:
     """The parameter's one value; given twice it is ambiguous (``?dryRun=true&dryRun=false``
     must not be read as a real disconnect), so a 400."""
     values = request.query_params.getlist(name)
@@ -33,7 +33,7 @@ def _single_query_value(request, name: str) -> str | None:
 
 def query_flag(request, name: str) -> bool:
     """A boolean query parameter: ``true``/``1`` or ``false``/``0``; absent is false."""
-    raw = _single_query_value(request, name)
+    raw = single_query_value(request, name)
     if raw is None:
         return False
     value = raw.strip().lower()
@@ -46,7 +46,7 @@ def query_flag(request, name: str) -> bool:
 
 def query_public_id(request, name: str, prefix: str) -> uuid.UUID | None:
     """An optional ``<prefix>_<uuid>`` query parameter."""
-    raw = _single_query_value(request, name)
+    raw = single_query_value(request, name)
     if raw is None:
         return None
     return parse_public_id(prefix, raw, field=name)
