@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import auth, creator, partner, workspaces
+from .views import audit, auth, creator, partner, workspaces
 
 urlpatterns = [
     path("auth/register", auth.RegisterView.as_view(), name="auth-register"),
@@ -35,6 +35,7 @@ urlpatterns = [
         partner.LeasedAccountView.as_view(),
         name="leased-account",
     ),
+    path("audit-events", audit.AuditEventListView.as_view(), name="audit-event-list"),
     path("workspaces", workspaces.WorkspaceListView.as_view(), name="workspace-list"),
     path(
         "workspaces/<str:workspace_id>/members",

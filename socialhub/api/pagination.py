@@ -17,12 +17,21 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import OpenApiParameter
 
 from .errors import validation_error
 from .validation import single_query_value
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
+
+# The two query parameters every paged list takes, for ``extend_schema(parameters=...)``.
+PAGE_PARAMETERS = [
+    OpenApiParameter(
+        "limit", int, description=f"Page size, 1 to {MAX_LIMIT} (default {DEFAULT_LIMIT})."
+    ),
+    OpenApiParameter("cursor", str, description="The nextCursor of the previous page."),
+]
 
 
 @dataclass(frozen=True)

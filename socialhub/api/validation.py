@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
+from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
 from .errors import validation_error
@@ -50,3 +52,27 @@ def query_public_id(request, name: str, prefix: str) -> uuid.UUID | None:
     if raw is None:
         return None
     return parse_public_id(prefix, raw, field=name)
+
+
+def query_datetime(request, name: str) -> datetime | None:
+    """An optional ISO-8601 date-time query parameter with its time zone."""
+    raw = single_query_value(request, name)
+    if raw is None:
+        return None
+    try:
+        value = parse_datetime(raw.strip())
+    except ValueError:
+        value = None
+    if value is None or value.tzinfo is None:
+        raise validation_error(name, "Must be an ISO-8601 date-time with a time zone.")
+    return value
+
+
+def query_choice(request, name: str, choices) -> str | None:
+    """An optional query parameter that must be one of ``choices``."""
+    raw = single_query_value(request, name)
+    if raw is None:
+        return None
+    if raw not in choices:
+        raise validation_error(name, f"Must be one of: {', '.join(sorted(choices))}.")
+    return raw
