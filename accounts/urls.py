@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import audit, auth, creator, partner, workspaces
+from .views import audit, auth, creator, partner, webhooks, workspaces
 
 urlpatterns = [
     path("auth/register", auth.RegisterView.as_view(), name="auth-register"),
@@ -51,5 +51,17 @@ urlpatterns = [
         "workspaces/<str:workspace_id>/api-keys/<str:api_key_id>",
         workspaces.WorkspaceApiKeyView.as_view(),
         name="workspace-api-key",
+    ),
+    path("webhooks", webhooks.WebhookListView.as_view(), name="webhook-list"),
+    path("webhooks/<str:webhook_id>", webhooks.WebhookDetailView.as_view(), name="webhook-detail"),
+    path(
+        "webhooks/<str:webhook_id>/enable",
+        webhooks.WebhookEnableView.as_view(),
+        name="webhook-enable",
+    ),
+    path(
+        "webhooks/<str:webhook_id>/deliveries",
+        webhooks.WebhookDeliveryListView.as_view(),
+        name="webhook-deliveries",
     ),
 ]

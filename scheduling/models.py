@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import PublicIdModel, SocialAccount, Workspace
@@ -41,7 +42,13 @@ class ScheduledPost(PublicIdModel):
 
     class Meta:
         indexes = [
-            models.Index(fields=["workspace", "scheduled_at"], name="scheduled_post_ws_time")
+            models.Index(fields=["workspace", "scheduled_at"], name="scheduled_post_ws_time"),
+            # The publisher's "what is due" scan looks at open posts only.
+            models.Index(
+                fields=["scheduled_at"],
+                name="scheduled_post_open_due",
+                condition=Q(status__in=["queued", "publishing"]),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -82,6 +89,10 @@ class PostTarget(PublicIdModel):
     platform_post_id = models.CharField(max_length=191, blank=True, default="")
     error = models.CharField(max_length=500, blank=True, default="")
     published_at = models.DateTimeField(null=True, blank=True)
+    # Publishing: how many times the target was handed to a publisher, and until when the
+    # current one holds it (past that, the publisher is presumed dead and it is reclaimed).
+    attempts = models.PositiveSmallIntegerField(default=0)
+    claimed_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -95,6 +106,12 @@ class PostTarget(PublicIdModel):
         indexes = [
             models.Index(fields=["social_account", "status"], name="post_target_account_status"),
             models.Index(fields=["post", "status"], name="post_target_post_status"),
+            # Claims whose lease ran out.
+            models.Index(
+                fields=["claimed_until"],
+                name="post_target_publishing_lease",
+                condition=Q(status="publishing"),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -11,6 +11,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/v1/", include("accounts.urls")),
+    path("api/v1/", include("scheduling.urls")),
 ]
 if settings.SOCIALHUB_SANDBOX:
     urlpatterns.append(path("sandbox/", include("accounts.sandbox_urls")))

@@ -14,6 +14,7 @@ from .social import (
     TokenRevocation,
 )
 from .users import CreatorProfile, Membership, User, UserManager, Workspace
+from .webhooks import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "ApiKey",
@@ -36,5 +37,7 @@ __all__ = [
     "TokenRevocation",
     "User",
     "UserManager",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "Workspace",
 ]

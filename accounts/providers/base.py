@@ -102,7 +102,16 @@ class OAuthProvider(ABC):
     def fetch_profile(self, *, access_token: str) -> Profile: ...
 
     @abstractmethod
-    def publish(self, *, access_token: str, text: str, media_urls: list[str]) -> PublishResult: ...
+    def publish(
+        self,
+        *,
+        access_token: str,
+        text: str,
+        media_urls: list[str],
+        idempotency_key: str | None = None,
+    ) -> PublishResult:
+        """Post ``text`` (and media). With ``idempotency_key``, a repeat of the call with the
+        same key gets the post the first one made, where the platform supports it."""
 
     @abstractmethod
     def revoke(self, *, access_token: str, refresh_token: str) -> None: ...

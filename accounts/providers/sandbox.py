@@ -99,12 +99,15 @@ class SandboxProvider(OAuthProvider):
         except (KeyError, TypeError, ValueError) as exc:
             raise ProviderRequestError("sandbox profile answer is malformed") from exc
 
-    def publish(self, *, access_token, text, media_urls) -> PublishResult:
+    def publish(self, *, access_token, text, media_urls, idempotency_key=None) -> PublishResult:
+        headers = {"Authorization": f"Bearer {access_token}"}
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
         response = http.request(
             "POST",
             f"{self.base_url}/api/posts",
             json={"text": text, "media_urls": media_urls},
-            headers={"Authorization": f"Bearer {access_token}"},
+            headers=headers,
         )
         body = http.raise_for_oauth_response(response)
         return PublishResult(platform_post_id=str(body.get("id", "")))

@@ -25,6 +25,14 @@ from .partner import (
     SocialAccountsByPlatform,
     UsageItem,
 )
+from .webhooks import (
+    WebhookCreated,
+    WebhookCreateRequest,
+    WebhookDeliveryItem,
+    WebhookDeliveryPage,
+    WebhookItem,
+    WebhookList,
+)
 from .workspaces import (
     ApiKeyCreated,
     ApiKeyCreateRequest,
@@ -61,6 +69,12 @@ __all__ = [
     "SocialAccountsByPlatform",
     "TokenPairResponse",
     "UsageItem",
+    "WebhookCreateRequest",
+    "WebhookCreated",
+    "WebhookDeliveryItem",
+    "WebhookDeliveryPage",
+    "WebhookItem",
+    "WebhookList",
     "WorkspaceCreateRequest",
     "WorkspaceItem",
 ]

@@ -43,6 +43,7 @@ from .actors import Actor
 from .audit import audit_event_record
 from .revocation import token_revocation_enqueue
 from .users import user_personal_space_ensure
+from .webhooks import WebhookEvent, webhook_event_emit
 
 logger = logging.getLogger("socialhub.social")
 
@@ -290,6 +291,17 @@ def social_account_store_authorization(
                     workspace_id=account.workspace.public_id,
                     subject_ids=[account.public_id, user.public_id],
                     data={"platform": platform, "handle": account.platform_username},
+                )
+                webhook_event_emit(
+                    workspace_id=account.workspace_id,
+                    event=WebhookEvent.ACCOUNT_CONNECTED,
+                    data={
+                        "socialAccountId": account.public_id,
+                        "platform": platform,
+                        "handle": account.platform_username,
+                        "userId": user.public_id,
+                        "reconnected": reconnected,
+                    },
                 )
         except IntegrityError:
             # Lost an insert race on (user, platform): retry once as a re-authorisation.

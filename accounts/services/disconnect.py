@@ -4,7 +4,8 @@ In one transaction: lock the account row, cancel its queued targets in one UPDAT
 the tokens into the revocation outbox (ciphertext copied in SQL, never decrypted), delete
 the account (the database cascade purges metrics, snapshots and inbox; published targets
 keep their snapshot through SET_NULL), let the metrics signal recompute total_followers,
-write the audit event. After commit, the upstream revoke is enqueued. The statement count
+write the audit event and queue the ``account.disconnected`` webhook deliveries. After
+commit, the upstream revoke and the deliveries are enqueued. The statement count
 is the same for an account with no history and one with a million rows of it.
 """
 
@@ -37,6 +38,7 @@ from socialhub.api.ids import format_public_id
 
 from .actors import Actor
 from .audit import audit_event_record
+from .webhooks import WebhookEvent, webhook_event_emit
 
 logger = logging.getLogger("socialhub.social")
 
@@ -209,6 +211,24 @@ def social_account_disconnect(
                     "metricsSnapshots": report.purged_metrics_snapshots,
                     "inboxItems": report.purged_inbox_items,
                 },
+            },
+        )
+        webhook_event_emit(
+            workspace_id=locked.workspace_id,
+            event=WebhookEvent.ACCOUNT_DISCONNECTED,
+            data={
+                "socialAccountId": report.social_account_id,
+                "platform": report.platform,
+                "handle": report.handle,
+                "userId": report.user_id,
+                "reason": report.reason,
+                "canceledScheduledPosts": report.canceled_scheduled_posts,
+                "purged": {
+                    "metrics": report.purged_metrics,
+                    "metricsSnapshots": report.purged_metrics_snapshots,
+                    "inboxItems": report.purged_inbox_items,
+                },
+                "disconnectedAt": report.disconnected_at,
             },
         )
         if revocation_id is not None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import Platform, SandboxAccount, SandboxCredential, SandboxPost
@@ -192,12 +192,33 @@ def sandbox_profile(*, access_token: str) -> dict:
     }
 
 
-def sandbox_publish(*, access_token: str, text: str, media_urls: list[str]) -> dict:
+def sandbox_publish(
+    *, access_token: str, text: str, media_urls: list[str], idempotency_key: str | None = None
+) -> dict:
+    """A new post; with ``idempotency_key``, the account's post made under that key if
+    there is one (``replayed`` tells which)."""
     account = sandbox_account_for_access_token(access_token)
-    post = SandboxPost.objects.create(
-        account=account, upstream_id=uuid.uuid4().hex, text=text, media_urls=media_urls
-    )
-    return {"id": post.upstream_id}
+    if idempotency_key:
+        earlier = SandboxPost.objects.filter(account=account, idempotency_key=idempotency_key)
+        existing = earlier.first()
+        if existing is not None:
+            return {"id": existing.upstream_id, "replayed": True}
+    try:
+        with transaction.atomic():
+            post = SandboxPost.objects.create(
+                account=account,
+                upstream_id=uuid.uuid4().hex,
+                text=text,
+                media_urls=media_urls,
+                idempotency_key=idempotency_key or None,
+            )
+    except IntegrityError:
+        # The same key won a race a moment ago: answer with its post.
+        existing = earlier.first() if idempotency_key else None
+        if existing is None:
+            raise
+        return {"id": existing.upstream_id, "replayed": True}
+    return {"id": post.upstream_id, "replayed": False}
 
 
 def sandbox_revoke(*, token: str) -> None:

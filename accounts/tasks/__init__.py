@@ -4,10 +4,19 @@ Celery's autodiscovery imports this package, so every task module is imported he
 """
 
 from .idempotency import idempotency_records_purge_task
+from .metrics import social_account_metrics_sync_task, social_accounts_metrics_sync_due_task
+from .refresh import social_account_token_refresh_task, social_accounts_refresh_due_task
 from .revocation import token_revocation_process_task, token_revocations_sweep_task
+from .webhooks import webhook_deliveries_sweep_task, webhook_delivery_attempt_task
 
 __all__ = [
     "idempotency_records_purge_task",
+    "social_account_metrics_sync_task",
+    "social_account_token_refresh_task",
+    "social_accounts_metrics_sync_due_task",
+    "social_accounts_refresh_due_task",
     "token_revocation_process_task",
     "token_revocations_sweep_task",
+    "webhook_deliveries_sweep_task",
+    "webhook_delivery_attempt_task",
 ]

@@ -15,6 +15,8 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.services import sandbox as sandbox_services
 from accounts.services.sandbox import SandboxOAuthError
 
+IDEMPOTENCY_KEY_MAX_LENGTH = 191  # SandboxPost.idempotency_key
+
 
 def _oauth_error(exc: SandboxOAuthError) -> JsonResponse:
     response = JsonResponse(
@@ -111,13 +113,23 @@ def posts(request):
     media = body.get("media_urls", [])
     if not isinstance(text, str) or not isinstance(media, list):
         return _oauth_error(SandboxOAuthError("invalid_request", "text and media_urls required"))
+    idempotency_key = request.headers.get("Idempotency-Key") or None
+    if idempotency_key is not None and len(idempotency_key) > IDEMPOTENCY_KEY_MAX_LENGTH:
+        return _oauth_error(SandboxOAuthError("invalid_request", "Idempotency-Key is too long"))
     try:
         result = sandbox_services.sandbox_publish(
-            access_token=_bearer(request), text=text, media_urls=[str(m) for m in media]
+            access_token=_bearer(request),
+            text=text,
+            media_urls=[str(m) for m in media],
+            idempotency_key=idempotency_key,
         )
     except SandboxOAuthError as exc:
         return _oauth_error(exc)
-    return JsonResponse(result, status=201)
+    # A repeat under the same Idempotency-Key answers like the first call did.
+    response = JsonResponse({"id": result["id"]}, status=201)
+    if result["replayed"]:
+        response["Idempotent-Replayed"] = "true"
+    return response
 
 
 @csrf_exempt

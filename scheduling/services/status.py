@@ -1,4 +1,4 @@
-"""Writes on scheduled posts and their targets."""
+"""A post's status follows its targets; an account's queued targets are canceled at once."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ from django.db.models import Case as SqlCase
 from django.db.models import Exists, OuterRef, Value, When
 from django.utils import timezone
 
+from scheduling.models import PostTarget, ScheduledPost
 from socialhub.db import lock_rows
-
-from .models import PostTarget, ScheduledPost
 
 TargetStatus = PostTarget.Status
 PostStatus = ScheduledPost.Status

@@ -53,8 +53,9 @@ PostStatus = ScheduledPost.Status
 # Statements one disconnect sends, whatever the account's history (pinned so a regression
 # that adds a round trip, or one per row, fails here). The settle UPDATE on scheduled posts
 # and the lock before it only run when a target was canceled, hence two statements less with
-# nothing queued.
-DISCONNECT_QUERIES = 17
+# nothing queued. One of them reads the workspace's webhook endpoints; with none subscribed
+# (as here) no delivery is written.
+DISCONNECT_QUERIES = 18
 DISCONNECT_QUERIES_NOTHING_QUEUED = DISCONNECT_QUERIES - 2
 DRY_RUN_QUERIES = 1
 
