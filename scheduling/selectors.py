@@ -11,7 +11,7 @@ from datetime import datetime
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
 
 from accounts.models import Membership, SocialAccount
-from accounts.selectors.social import _visible_accounts
+from accounts.selectors.social import social_accounts_visible_to
 from accounts.selectors.workspaces import workspace_not_found
 from accounts.services.actors import Actor
 from socialhub.api.errors import not_found
@@ -89,4 +89,4 @@ def scheduled_posts_for_caller(
 
 def social_accounts_for_targets(*, actor: Actor) -> QuerySet[SocialAccount]:
     """The accounts the caller may schedule to: those it can see (tokens not loaded)."""
-    return _visible_accounts(actor)
+    return social_accounts_visible_to(actor)

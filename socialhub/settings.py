@@ -224,6 +224,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # One name for the target statuses that usage counts and post targets share.
+    "ENUM_NAME_OVERRIDES": {"PostTargetStatusEnum": "scheduling.models.PostTarget.Status"},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "socialhub.api.schema.envelope_postprocessing_hook",

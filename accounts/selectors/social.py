@@ -14,7 +14,7 @@ from socialhub.api.errors import not_found
 from .workspaces import workspace_not_found
 
 
-def _visible_accounts(actor: Actor) -> QuerySet[SocialAccount]:
+def social_accounts_visible_to(actor: Actor) -> QuerySet[SocialAccount]:
     """Accounts of the key's workspace, or of every workspace the user belongs to, with
     the user's role there as ``caller_role`` (``None`` for keys)."""
     accounts = SocialAccount.objects.defer("access_token", "refresh_token").annotate(
@@ -38,7 +38,7 @@ def social_accounts_by_platform_for_caller(
     """Every platform as a key (empty lists included), accounts oldest first. One query
     (two for a user naming a workspace: membership is checked first, so a workspace the
     user is not in is a 404 rather than an empty list)."""
-    accounts = _visible_accounts(actor)
+    accounts = social_accounts_visible_to(actor)
     if workspace_id is not None:
         if actor.api_key is not None:
             if actor.api_key.workspace_id != workspace_id:
@@ -54,7 +54,7 @@ def social_accounts_by_platform_for_caller(
 
 def social_account_get_for_caller(*, actor: Actor, account_id: uuid.UUID) -> SocialAccount:
     """The account if the caller may see it (``caller_role`` set for users); else 404."""
-    account = _visible_accounts(actor).filter(pk=account_id).first()
+    account = social_accounts_visible_to(actor).filter(pk=account_id).first()
     if account is None:
         raise _account_not_found()
     return account

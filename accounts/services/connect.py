@@ -190,7 +190,8 @@ def _clip(value: str | None, field: str) -> str | None:
     return str(value)[: SocialAccount._meta.get_field(field).max_length]
 
 
-def _apply_profile(account: SocialAccount, profile: Profile) -> None:
+def social_account_apply_profile(account: SocialAccount, profile: Profile) -> None:
+    """Copy what the platform says about the account onto it (unsaved), fitted to columns."""
     account.platform_username = _clip(profile.username, "platform_username")
     account.display_name = _clip(profile.display_name, "display_name")
     account.avatar_url = _clip(profile.avatar_url, "avatar_url")
@@ -199,7 +200,8 @@ def _apply_profile(account: SocialAccount, profile: Profile) -> None:
         account.metadata = {**account.metadata, **profile.metadata}
 
 
-def _apply_tokens(account: SocialAccount, tokens: TokenSet, now) -> None:
+def social_account_apply_tokens(account: SocialAccount, tokens: TokenSet, now) -> None:
+    """Put a new grant on the account (unsaved); an empty refresh token keeps the stored one."""
     account.access_token = tokens.access_token
     if tokens.refresh_token:  # never blank a stored refresh token
         account.refresh_token = tokens.refresh_token
@@ -279,8 +281,8 @@ def social_account_store_authorization(
                         verified=True,
                     )
                     reconnected = False
-                _apply_profile(account, profile)
-                _apply_tokens(account, tokens, now)
+                social_account_apply_profile(account, profile)
+                social_account_apply_tokens(account, tokens, now)
                 account.save()
                 _store_metrics(account, profile, now)
                 audit_event_record(

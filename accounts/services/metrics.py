@@ -28,7 +28,7 @@ from accounts.providers import (
     provider_for,
 )
 
-from .connect import _apply_profile
+from .connect import social_account_apply_profile
 
 logger = logging.getLogger("socialhub.social")
 
@@ -65,7 +65,7 @@ def _store_profile(social_account_id, *, profile: Profile) -> bool:
         if account is None or account.platform_user_id != profile.platform_user_id:
             return False
         before = [getattr(account, name) for name in PROFILE_FIELDS]
-        _apply_profile(account, profile)
+        social_account_apply_profile(account, profile)
         if [getattr(account, name) for name in PROFILE_FIELDS] != before:
             account.save(update_fields=[*PROFILE_FIELDS, "updated_at"])
         counters = {

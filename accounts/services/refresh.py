@@ -32,7 +32,7 @@ from socialhub.api.ids import format_public_id
 
 from .actors import Actor
 from .audit import audit_event_record
-from .connect import _apply_tokens
+from .connect import social_account_apply_tokens
 from .revocation import token_revocation_enqueue
 from .webhooks import WebhookEvent, webhook_event_emit
 
@@ -192,7 +192,7 @@ def _store_tokens(
             # expire; revoking them could end the new grant too on platforms that revoke
             # per user and client.
             return RefreshOutcome("skipped")
-        _apply_tokens(account, tokens, timezone.now())
+        social_account_apply_tokens(account, tokens, timezone.now())
         account.last_refresh_error = ""
         account.last_refresh_http_status = None
         account.save(

@@ -15,7 +15,7 @@ import logging
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -32,6 +32,7 @@ from accounts.providers import (
     ProviderTransientError,
     provider_for,
 )
+from accounts.services.refresh import social_account_token_refresh
 from accounts.services.webhooks import WebhookEvent, webhook_event_emit
 from scheduling.models import PostTarget, ScheduledPost
 from socialhub.api.ids import format_public_id
@@ -54,6 +55,8 @@ ACCOUNT_UNUSABLE = {
     ),
 }
 TOKEN_UNREADABLE = "The account's stored token cannot be read; reconnect it."
+# An access token expiring sooner than this is refreshed before publishing with it.
+REFRESH_MARGIN = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -249,6 +252,16 @@ def _refusal(platform: str, exc: ProviderError) -> str:
     return f"{platform} refused the post{status}: {exc}"
 
 
+def _account_token(social_account_id) -> tuple[str | None, str, datetime | None]:
+    """(status, access token, expiry) of the account; status ``None`` when it is gone."""
+    account = (
+        SocialAccount.objects.filter(pk=social_account_id)
+        .values_list("status", "access_token", "token_expires_at")
+        .first()
+    )
+    return account if account is not None else (None, "", None)
+
+
 def post_target_publish(*, target_id: uuid.UUID | str) -> PublishOutcome:
     """Publish one claimed target. Safe to run again: a target no longer ``publishing``
     is skipped, and the platform call carries the target's id as its idempotency key."""
@@ -256,18 +269,23 @@ def post_target_publish(*, target_id: uuid.UUID | str) -> PublishOutcome:
     if target is None or target.status != TargetStatus.PUBLISHING:
         return PublishOutcome("skipped")
     try:
-        account = (
-            SocialAccount.objects.filter(pk=target.social_account_id)
-            .values_list("status", "access_token")
-            .first()
-        )
+        account_status, access_token, expires_at = _account_token(target.social_account_id)
+        if expires_at is not None and expires_at <= timezone.now() + REFRESH_MARGIN:
+            # Refresh first instead of sending a token the platform will refuse.
+            social_account_token_refresh(social_account_id=target.social_account_id)
+            account_status, access_token, expires_at = _account_token(target.social_account_id)
     except TokenDecryptionError:
         logger.error("[posts] Target %s: the account's token does not decrypt", target.pk)
         return _finish(target_id, status=TargetStatus.FAILED, error=TOKEN_UNREADABLE)
-    account_status, access_token = account if account is not None else (None, "")
     problem = _account_problem(account_status)
     if problem is not None:
         return _finish(target_id, status=TargetStatus.FAILED, error=problem)
+    if expires_at is not None and expires_at <= timezone.now():
+        # The refresh could not run yet (the platform is down, or another worker is on
+        # it): try again later rather than fail the post on a stale token.
+        return _retry_later(
+            target_id, ProviderTransientError("the access token expired and is being refreshed")
+        )
 
     try:
         result = provider_for(target.account_platform).publish(
