@@ -12,7 +12,7 @@ from django.db.models import Exists, OuterRef, QuerySet, Subquery
 
 from accounts.models import Membership, SocialAccount
 from accounts.selectors.social import social_accounts_visible_to
-from accounts.selectors.workspaces import workspace_not_found
+from accounts.selectors.workspaces import workspace_check_for_caller
 from accounts.services.actors import Actor
 from socialhub.api.errors import not_found
 
@@ -62,11 +62,7 @@ def scheduled_posts_for_caller(
     users); ``scheduled_after`` is inclusive, ``scheduled_before`` exclusive.
     """
     if workspace_id is not None:
-        if actor.api_key is not None:
-            if actor.api_key.workspace_id != workspace_id:
-                raise workspace_not_found()
-        elif not Membership.objects.filter(user=actor.user, workspace_id=workspace_id).exists():
-            raise workspace_not_found()
+        workspace_check_for_caller(actor=actor, workspace_id=workspace_id)
         posts = ScheduledPost.objects.filter(workspace_id=workspace_id)
     else:
         posts = ScheduledPost.objects.filter(workspace_id__in=_workspaces_of(actor))

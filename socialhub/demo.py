@@ -48,9 +48,10 @@ class DemoSummary:
     teammate_password: str = TEAMMATE_PASSWORD
 
 
-def _connect(
+def sandbox_account_connect(
     user: User, platform: str, handle: str, followers: int, workspace: Workspace | None = None
 ):
+    """Connect a sandbox account with real tokens, skipping the browser step (demo, tests)."""
     upstream = sandbox_account_get_or_create(platform=platform, handle=handle, followers=followers)
     tokens = sandbox_grant_issue(platform=platform, handle=handle)
     return social_account_store_authorization(
@@ -92,7 +93,7 @@ def demo_data_seed() -> DemoSummary:
             User.objects.filter(pk=staff.pk).update(is_staff=True, is_superuser=True)
         today = timezone.now().date()
         now = timezone.now()
-        accounts = [_connect(user, *spec) for spec in DEMO_ACCOUNTS]
+        accounts = [sandbox_account_connect(user, *spec) for spec in DEMO_ACCOUNTS]
         for account, (_platform, _handle, followers) in zip(accounts, DEMO_ACCOUNTS, strict=True):
             MetricsSnapshot.objects.bulk_create(
                 MetricsSnapshot(
@@ -146,7 +147,9 @@ def demo_data_seed() -> DemoSummary:
             email=TEAMMATE_EMAIL, password=TEAMMATE_PASSWORD, name="Demo Teammate"
         )
         Membership.objects.create(workspace=agency, user=teammate, role=Membership.Role.MEMBER)
-        leased = _connect(teammate, Platform.TIKTOK_BUSINESS, "agency_tiktok", 7_800, agency)
+        leased = sandbox_account_connect(
+            teammate, Platform.TIKTOK_BUSINESS, "agency_tiktok", 7_800, agency
+        )
         Lease.objects.create(
             social_account=leased,
             workspace=agency,

@@ -313,6 +313,10 @@ WEBHOOK_DISABLE_AFTER_FAILURES = int(os.environ.get("WEBHOOK_DISABLE_AFTER_FAILU
 WEBHOOK_TIMEOUT = float(os.environ.get("WEBHOOK_TIMEOUT", "5"))
 WEBHOOK_ALLOW_PRIVATE_URLS = env_bool("WEBHOOK_ALLOW_PRIVATE_URLS", DEBUG)
 WEBHOOK_SWEEP_INTERVAL = float(os.environ.get("WEBHOOK_SWEEP_INTERVAL", "60"))
+# Delivered and failed deliveries are kept this long for GET webhooks/{id}/deliveries.
+WEBHOOK_DELIVERY_RETENTION = timedelta(
+    days=int(os.environ.get("WEBHOOK_DELIVERY_RETENTION_DAYS", "30"))
+)
 CELERY_BEAT_SCHEDULE.update(
     {
         "publish-due-posts": {
@@ -330,6 +334,10 @@ CELERY_BEAT_SCHEDULE.update(
         "sweep-webhook-deliveries": {
             "task": "accounts.tasks.webhooks.webhook_deliveries_sweep_task",
             "schedule": WEBHOOK_SWEEP_INTERVAL,
+        },
+        "purge-webhook-deliveries": {
+            "task": "accounts.tasks.webhooks.webhook_deliveries_purge_task",
+            "schedule": 24 * 3600.0,
         },
     }
 )

@@ -19,13 +19,11 @@ from accounts.models import (
     User,
     Workspace,
 )
-from accounts.providers import Profile, TokenSet
 from accounts.services.api_keys import api_key_create
-from accounts.services.connect import social_account_store_authorization
-from accounts.services.sandbox import sandbox_account_get_or_create, sandbox_grant_issue
 from accounts.services.users import user_register
 from accounts.services.workspaces import workspace_create
 from scheduling.models import PostTarget, ScheduledPost
+from socialhub.demo import sandbox_account_connect
 
 DEFAULT_PASSWORD = "correct horse battery staple"
 
@@ -207,19 +205,4 @@ def sandbox_connected_account(
     user, platform: str, *, handle: str, followers: int = 1000, workspace=None
 ) -> SocialAccount:
     """An account connected with real sandbox tokens (publish, refresh and revoke work)."""
-    upstream = sandbox_account_get_or_create(platform=platform, handle=handle, followers=followers)
-    tokens = sandbox_grant_issue(platform=platform, handle=handle)
-    return social_account_store_authorization(
-        user=user,
-        platform=platform,
-        tokens=TokenSet(
-            access_token=tokens.access_token,
-            refresh_token=tokens.refresh_token,
-            expires_at=timezone.now() + dt.timedelta(seconds=tokens.expires_in),
-            scopes=tokens.scope.split(),
-        ),
-        profile=Profile(
-            platform_user_id=upstream.upstream_id, username=handle, follower_count=followers
-        ),
-        workspace=workspace,
-    ).account
+    return sandbox_account_connect(user, platform, handle, followers, workspace)

@@ -11,7 +11,7 @@ from accounts.services.actors import Actor
 from scheduling.models import PostTarget
 from socialhub.api.errors import not_found
 
-from .workspaces import workspace_not_found
+from .workspaces import workspace_check_for_caller
 
 
 def social_accounts_visible_to(actor: Actor) -> QuerySet[SocialAccount]:
@@ -40,11 +40,7 @@ def social_accounts_by_platform_for_caller(
     user is not in is a 404 rather than an empty list)."""
     accounts = social_accounts_visible_to(actor)
     if workspace_id is not None:
-        if actor.api_key is not None:
-            if actor.api_key.workspace_id != workspace_id:
-                raise workspace_not_found()
-        elif not Membership.objects.filter(user=actor.user, workspace_id=workspace_id).exists():
-            raise workspace_not_found()
+        workspace_check_for_caller(actor=actor, workspace_id=workspace_id)
         accounts = accounts.filter(workspace_id=workspace_id)
     grouped: dict[str, list[SocialAccount]] = {platform: [] for platform in Platform.values}
     for account in accounts.order_by("connected_at", "id"):

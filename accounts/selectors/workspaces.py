@@ -35,6 +35,15 @@ def membership_get_for_user(*, user: User, workspace_id: uuid.UUID) -> Membershi
     return membership
 
 
+def workspace_check_for_caller(*, actor, workspace_id: uuid.UUID) -> None:
+    """404 unless the workspace is the API key's, or one the user belongs to (any role)."""
+    if actor.api_key is not None:
+        if actor.api_key.workspace_id != workspace_id:
+            raise workspace_not_found()
+    elif not Membership.objects.filter(user=actor.user, workspace_id=workspace_id).exists():
+        raise workspace_not_found()
+
+
 def membership_list_for_workspace(*, workspace: Workspace) -> QuerySet[Membership]:
     return (
         Membership.objects.filter(workspace=workspace)

@@ -27,14 +27,13 @@ from accounts.providers import (
     ProviderTransientError,
     provider_for,
 )
+from socialhub.backoff import retry_delay_seconds
 
 from .connect import social_account_apply_profile
 
 logger = logging.getLogger("socialhub.social")
 
 RETRY_BASE_SECONDS = 60
-# Countdowns stay well under the broker's visibility timeout (six hours), or tasks run twice.
-RETRY_MAX_SECONDS = 3600
 PROFILE_FIELDS = ("platform_username", "display_name", "avatar_url", "account_type", "metadata")
 
 
@@ -42,13 +41,6 @@ PROFILE_FIELDS = ("platform_username", "display_name", "avatar_url", "account_ty
 class MetricsSyncOutcome:
     status: str  # synced | skipped | failed | retry
     retry_in: int | None = None
-
-
-def _backoff_seconds(attempt: int, retry_after: float | None = None) -> int:
-    delay = RETRY_BASE_SECONDS * 2 ** max(0, attempt - 1)
-    if retry_after:
-        delay = max(delay, int(retry_after + 0.999))
-    return min(RETRY_MAX_SECONDS, delay)
 
 
 def _store_profile(social_account_id, *, profile: Profile) -> bool:
@@ -109,7 +101,9 @@ def social_account_metrics_sync(
     try:
         profile = provider_for(platform).fetch_profile(access_token=access_token)
     except ProviderTransientError as exc:
-        retry_in = _backoff_seconds(attempt, exc.retry_after)
+        retry_in = retry_delay_seconds(
+            attempt, base=RETRY_BASE_SECONDS, retry_after=exc.retry_after
+        )
         logger.warning(
             "Metrics sync of %s %s failed for now (%s); retry in %ss",
             platform,

@@ -29,6 +29,7 @@ from accounts.providers import (
     provider_for,
 )
 from socialhub.api.ids import format_public_id
+from socialhub.backoff import retry_delay_seconds
 
 from .actors import Actor
 from .audit import audit_event_record
@@ -42,8 +43,6 @@ logger = logging.getLogger("socialhub.social")
 # for the platform keeps its claim; retries wait at least this long plus a margin.
 CLAIM_LEASE = timedelta(minutes=2)
 RETRY_BASE_SECONDS = 180
-# Countdowns stay well under the broker's visibility timeout (six hours), or tasks run twice.
-RETRY_MAX_SECONDS = 3600
 REFRESH_ACTOR = Actor.system("token-refresh")
 
 
@@ -51,13 +50,6 @@ REFRESH_ACTOR = Actor.system("token-refresh")
 class RefreshOutcome:
     status: str  # refreshed | token_expired | retry | failed | skipped
     retry_in: int | None = None
-
-
-def _backoff_seconds(attempt: int, retry_after: float | None = None) -> int:
-    delay = RETRY_BASE_SECONDS * 2 ** max(0, attempt - 1)
-    if retry_after:
-        delay = max(delay, int(retry_after + 0.999))
-    return min(RETRY_MAX_SECONDS, delay)
 
 
 def _error_text(exc: ProviderError) -> str:
@@ -257,7 +249,9 @@ def social_account_token_refresh(
         )
     except ProviderTransientError as exc:
         _record_failure(social_account_id, error=_error_text(exc), http_status=exc.http_status)
-        retry_in = _backoff_seconds(attempt, exc.retry_after)
+        retry_in = retry_delay_seconds(
+            attempt, base=RETRY_BASE_SECONDS, retry_after=exc.retry_after
+        )
         logger.warning(
             "Token refresh of %s %s failed for now (%s); retry in %ss",
             platform,

@@ -26,6 +26,7 @@ from accounts.providers import (
     ProviderTransientError,
     provider_for,
 )
+from socialhub.backoff import retry_delay_seconds
 
 logger = logging.getLogger("socialhub.social")
 
@@ -36,10 +37,6 @@ CLAIM_LEASE = timedelta(minutes=5)
 class RevocationOutcome:
     status: str  # revoked | refused | abandoned | not_due | retry
     retry_in: int | None = None
-
-
-def _backoff_seconds(attempts: int) -> int:
-    return min(3600, 30 * 2 ** max(0, attempts - 1))
 
 
 def _claim(revocation_id: int):
@@ -94,16 +91,14 @@ def token_revocation_process(*, revocation_id: int) -> RevocationOutcome:
             )
             TokenRevocation.objects.filter(pk=row.pk).delete()
             return RevocationOutcome("abandoned")
-        delay = _backoff_seconds(row.attempts)
-        if isinstance(exc, ProviderTransientError) and exc.retry_after:
-            delay = max(delay, int(exc.retry_after))
+        delay = retry_delay_seconds(row.attempts, retry_after=getattr(exc, "retry_after", None))
         TokenRevocation.objects.filter(pk=row.pk).update(
             last_error=str(exc)[:500], next_attempt_at=timezone.now() + timedelta(seconds=delay)
         )
         return RevocationOutcome("retry", retry_in=delay)
     except ProviderError as exc:  # pragma: no cover - every subclass is handled above
         logger.error("Token revocation %s: unexpected provider error %s", row.pk, exc)
-        return RevocationOutcome("retry", retry_in=_backoff_seconds(row.attempts))
+        return RevocationOutcome("retry", retry_in=retry_delay_seconds(row.attempts))
     TokenRevocation.objects.filter(pk=row.pk).delete()
     logger.info("Token revocation %s: revoked at %s", row.pk, row.platform)
     return RevocationOutcome("revoked")

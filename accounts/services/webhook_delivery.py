@@ -27,6 +27,7 @@ from django.utils import timezone
 from accounts.crypto import TokenDecryptionError
 from accounts.models import WebhookDelivery, WebhookEndpoint, Workspace
 from socialhub.api.ids import format_public_id
+from socialhub.backoff import MAX_RETRY_DELAY_SECONDS, retry_delay_seconds
 
 from .actors import Actor
 from .audit import audit_event_record
@@ -35,7 +36,7 @@ from .webhook_urls import UnsafeWebhookUrl, webhook_http_session, webhook_url_ch
 logger = logging.getLogger("socialhub.webhooks")
 
 USER_AGENT = "socialhub-webhooks/1.0"
-MAX_BACKOFF_SECONDS = 3600
+
 SYSTEM_ACTOR = Actor.system("webhook_delivery")
 Status = WebhookDelivery.Status
 
@@ -57,11 +58,6 @@ def webhook_signature(*, secret: str, timestamp: int, body: str) -> str:
     """The ``X-Socialhub-Signature`` value: HMAC-SHA256 of ``"<timestamp>.<body>"``."""
     digest = hmac.new(secret.encode(), f"{timestamp}.{body}".encode(), hashlib.sha256).hexdigest()
     return f"v1={digest}"
-
-
-def backoff_seconds(attempts: int) -> int:
-    """Wait after the ``attempts``-th failed attempt: 30 s, 1 min, 2 min, … at most 1 h."""
-    return min(MAX_BACKOFF_SECONDS, 30 * 2 ** max(0, attempts - 1))
 
 
 def _claim_lease() -> timedelta:
@@ -126,7 +122,7 @@ def _retry_after(response: requests.Response) -> int | None:
     if response.status_code not in (429, 503):
         return None
     raw = response.headers.get("Retry-After", "")
-    return min(int(raw), MAX_BACKOFF_SECONDS) if raw.isdigit() else None
+    return min(int(raw), MAX_RETRY_DELAY_SECONDS) if raw.isdigit() else None
 
 
 def _post(claim: _Claim) -> _Answer:
@@ -216,9 +212,7 @@ def _record(claim: _Claim, answer: _Answer) -> DeliveryOutcome:
         return DeliveryOutcome("delivered")
 
     if not answer.refused and delivery.attempts < settings.WEBHOOK_MAX_ATTEMPTS:
-        delay = backoff_seconds(delivery.attempts)
-        if answer.retry_after is not None:
-            delay = max(delay, answer.retry_after)
+        delay = retry_delay_seconds(delivery.attempts, retry_after=answer.retry_after)
         mine.update(
             last_http_status=answer.http_status,
             last_error=answer.error[:500],
@@ -277,3 +271,17 @@ def webhook_deliveries_due(*, limit: int = 500) -> list[uuid.UUID]:
         .order_by("next_attempt_at")
         .values_list("pk", flat=True)[:limit]
     )
+
+
+def webhook_deliveries_purge(*, older_than: timedelta | None = None) -> int:
+    """Forget finished deliveries (delivered or failed) older than the retention period;
+    pending ones are kept whatever their age. Returns how many were deleted."""
+    if older_than is None:
+        older_than = settings.WEBHOOK_DELIVERY_RETENTION
+    cutoff = timezone.now() - older_than
+    deleted, _ = (
+        WebhookDelivery.objects.exclude(status=Status.PENDING)
+        .filter(created_at__lt=cutoff)
+        .delete()
+    )
+    return deleted

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from accounts.services.webhook_delivery import webhook_deliveries_due, webhook_delivery_attempt
+from accounts.services.webhook_delivery import (
+    webhook_deliveries_due,
+    webhook_deliveries_purge,
+    webhook_delivery_attempt,
+)
 
 
 @shared_task(bind=True, acks_late=True, max_retries=12, ignore_result=True)
@@ -25,3 +29,9 @@ def webhook_deliveries_sweep_task() -> int:
     for delivery_id in due:
         webhook_delivery_attempt_task.delay(str(delivery_id))
     return len(due)
+
+
+@shared_task(ignore_result=True)
+def webhook_deliveries_purge_task() -> int:
+    """Periodic: forget finished deliveries older than WEBHOOK_DELIVERY_RETENTION_DAYS."""
+    return webhook_deliveries_purge()

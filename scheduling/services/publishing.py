@@ -36,6 +36,7 @@ from accounts.services.refresh import social_account_token_refresh
 from accounts.services.webhooks import WebhookEvent, webhook_event_emit
 from scheduling.models import PostTarget, ScheduledPost
 from socialhub.api.ids import format_public_id
+from socialhub.backoff import retry_delay_seconds
 
 from .status import scheduled_posts_settle_status
 
@@ -63,13 +64,6 @@ REFRESH_MARGIN = timedelta(minutes=1)
 class PublishOutcome:
     status: str  # published | failed | retry | skipped
     retry_in: int | None = None
-
-
-def _backoff_seconds(attempts: int, retry_after: float | None = None) -> int:
-    delay = min(3600, 30 * 2 ** max(0, attempts - 1))
-    if retry_after:
-        delay = min(3600, max(delay, int(retry_after)))
-    return delay
 
 
 def _account_problem(account_status: str | None) -> str | None:
@@ -178,17 +172,22 @@ def post_targets_claim_due(*, limit: int) -> list[uuid.UUID]:
     return [target.pk for target in claimed]
 
 
+def _lock_if_publishing(target_id) -> PostTarget | None:
+    """The target, row-locked, while it is still ``publishing`` (inside a transaction)."""
+    return (
+        PostTarget.objects.select_for_update(of=("self",))
+        .filter(pk=target_id, status=TargetStatus.PUBLISHING)
+        .first()
+    )
+
+
 def _finish(
     target_id, *, status: str, platform_post_id: str = "", error: str = ""
 ) -> PublishOutcome:
     """Record the platform's answer if the target is still publishing; settle its post."""
     now = timezone.now()
     with transaction.atomic():
-        target = (
-            PostTarget.objects.select_for_update(of=("self",))
-            .filter(pk=target_id, status=TargetStatus.PUBLISHING)
-            .first()
-        )
+        target = _lock_if_publishing(target_id)
         if target is None:
             return PublishOutcome("skipped")  # someone else recorded it first
         target.status = status
@@ -220,18 +219,16 @@ def _retry_later(target_id, exc: ProviderError) -> PublishOutcome:
     """Keep the target publishing and push its lease past the backoff; fail it once its
     attempts are used up."""
     with transaction.atomic():
-        target = (
-            PostTarget.objects.select_for_update(of=("self",))
-            .filter(pk=target_id, status=TargetStatus.PUBLISHING)
-            .first()
-        )
+        target = _lock_if_publishing(target_id)
         if target is None:
             return PublishOutcome("skipped")
         if target.attempts >= settings.PUBLISH_MAX_ATTEMPTS:
             give_up = True
         else:
             give_up = False
-            retry_in = _backoff_seconds(target.attempts, getattr(exc, "retry_after", None))
+            retry_in = retry_delay_seconds(
+                target.attempts, retry_after=getattr(exc, "retry_after", None)
+            )
             target.attempts += 1
             target.claimed_until = (
                 timezone.now() + timedelta(seconds=retry_in) + settings.PUBLISH_CLAIM_LEASE

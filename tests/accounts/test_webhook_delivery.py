@@ -22,6 +22,7 @@ from accounts.services.actors import Actor
 from accounts.services.disconnect import social_account_disconnect
 from accounts.services.webhook_delivery import (
     webhook_deliveries_due,
+    webhook_deliveries_purge,
     webhook_delivery_attempt,
     webhook_signature,
 )
@@ -647,6 +648,26 @@ def test_the_sweep_finds_due_pending_deliveries_only_and_is_bounded(workspace):
 
     assert webhook_deliveries_due() == [due.pk]
     assert webhook_deliveries_due(limit=0) == []
+
+
+def test_finished_deliveries_are_purged_after_the_retention_period_pending_ones_never(
+    workspace, settings
+):
+    settings.WEBHOOK_DELIVERY_RETENTION = dt.timedelta(days=30)
+    endpoint_for(workspace, "http://127.0.0.1:9/hook")
+    for _ in range(4):
+        emit(workspace)
+    old_delivered, old_failed, old_pending, recent = WebhookDelivery.objects.order_by("pk")
+    long_ago = timezone.now() - dt.timedelta(days=31)
+    WebhookDelivery.objects.filter(pk__in=[old_delivered.pk, old_failed.pk, old_pending.pk]).update(
+        created_at=long_ago
+    )
+    WebhookDelivery.objects.filter(pk=old_delivered.pk).update(status=Status.DELIVERED)
+    WebhookDelivery.objects.filter(pk__in=[old_failed.pk, recent.pk]).update(status=Status.FAILED)
+
+    assert webhook_deliveries_purge() == 2
+
+    assert set(WebhookDelivery.objects.values_list("pk", flat=True)) == {old_pending.pk, recent.pk}
 
 
 # Events end to end -------------------------------------------------------------------------
