@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -15,13 +13,17 @@ from rest_framework.views import APIView
 
 from accounts.models import ApiKey, SocialAccount, Workspace
 from accounts.views.common import caller_actor
-from socialhub.api.errors import validation_error
 from socialhub.api.idempotency import idempotent
 from socialhub.api.ids import parse_public_id
-from socialhub.api.pagination import keyset_page
+from socialhub.api.pagination import PAGE_PARAMETERS, keyset_page
 from socialhub.api.permissions import IsUserOrScopedApiKey
 from socialhub.api.ratelimit import rate_limit
-from socialhub.api.validation import query_public_id, single_query_value, validated_body
+from socialhub.api.validation import (
+    query_choice,
+    query_datetime,
+    query_public_id,
+    validated_body,
+)
 
 from . import selectors
 from . import serializers as s
@@ -35,32 +37,6 @@ WRITE = ApiKey.Scope.POSTS_WRITE
 
 def scheduled_post_id_from_path(value: str) -> uuid.UUID:
     return parse_public_id(ScheduledPost.ID_PREFIX, value, field="scheduledPostId")
-
-
-def _query_datetime(request, name: str) -> datetime | None:
-    raw = single_query_value(request, name)
-    if raw is None:
-        return None
-    # An unencoded "+02:00" arrives as " 02:00"; read it as the client meant it.
-    candidate = raw.strip().replace(" ", "+")
-    try:
-        value = parse_datetime(candidate)
-    except ValueError:
-        value = None
-    if value is None or value.tzinfo is None:
-        raise validation_error(
-            name, "Must be an ISO-8601 date and time with a timezone, e.g. 2030-01-31T09:30:00Z."
-        )
-    return value
-
-
-def _query_status(request) -> str | None:
-    raw = single_query_value(request, "status")
-    if raw is not None and raw not in ScheduledPost.Status.values:
-        raise validation_error(
-            "status", "Must be one of: " + ", ".join(ScheduledPost.Status.values) + "."
-        )
-    return raw
 
 
 class ScheduledPostAccess(IsUserOrScopedApiKey):
@@ -114,8 +90,7 @@ class ScheduledPostListView(ScheduledPostsAPIView):
                 OpenApiTypes.DATETIME,
                 description="scheduledAt before this (ISO-8601 with a timezone).",
             ),
-            OpenApiParameter("limit", int, description="Page size, 1 to 100 (default 20)."),
-            OpenApiParameter("cursor", str, description="nextCursor of the previous page."),
+            *PAGE_PARAMETERS,
         ],
         responses=s.ScheduledPostPage,
     )
@@ -123,10 +98,10 @@ class ScheduledPostListView(ScheduledPostsAPIView):
         posts = selectors.scheduled_posts_for_caller(
             actor=caller_actor(request),
             workspace_id=query_public_id(request, "workspace", Workspace.ID_PREFIX),
-            status=_query_status(request),
+            status=query_choice(request, "status", ScheduledPost.Status.values),
             social_account_id=query_public_id(request, "socialAccountId", SocialAccount.ID_PREFIX),
-            scheduled_after=_query_datetime(request, "scheduledAfter"),
-            scheduled_before=_query_datetime(request, "scheduledBefore"),
+            scheduled_after=query_datetime(request, "scheduledAfter"),
+            scheduled_before=query_datetime(request, "scheduledBefore"),
         )
         page = keyset_page(posts, request=request, field="scheduled_at")
         return Response(s.ScheduledPostPage(page).data)

@@ -59,12 +59,16 @@ def query_datetime(request, name: str) -> datetime | None:
     raw = single_query_value(request, name)
     if raw is None:
         return None
+    # An unencoded "+02:00" arrives as " 02:00"; read it as the client meant it.
+    candidate = raw.strip().replace(" ", "+")
     try:
-        value = parse_datetime(raw.strip())
+        value = parse_datetime(candidate)
     except ValueError:
         value = None
     if value is None or value.tzinfo is None:
-        raise validation_error(name, "Must be an ISO-8601 date-time with a time zone.")
+        raise validation_error(
+            name, "Must be an ISO-8601 date and time with a timezone, e.g. 2030-01-31T09:30:00Z."
+        )
     return value
 
 
