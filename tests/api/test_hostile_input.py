@@ -79,3 +79,51 @@ def test_an_unknown_charset_is_read_as_utf8(creator_with_account):
 
     assert_success(response)
     assert SocialAccount.objects.count() == 0
+
+
+# Every new write endpoint, with bodies of the wrong shape ---------------------------------
+
+WRONG_SHAPES = [
+    [],
+    "text",
+    7,
+    None,
+    {"text": 5, "scheduledAt": [], "socialAccountIds": "sa_x"},
+    {"text": "hi", "scheduledAt": "tomorrow", "socialAccountIds": [None, 3, {}]},
+    {"text": "hi", "scheduledAt": "2030-01-01T00:00:00Z", "socialAccountIds": ["sa_" + "f" * 300]},
+    {"text": "hi", "scheduledAt": "9999-12-31T23:59:59+14:00", "socialAccountIds": []},
+    {"text": "hi", "scheduledAt": "2030-02-30T00:00:00Z", "socialAccountIds": ["x"] * 500},
+    {"text": "\x00", "mediaUrls": ["javascript:alert(1)", 5], "scheduledAt": None},
+    {"url": {"nested": True}, "events": "post.published"},
+    {"url": "http://" + "a" * 3000 + ".example", "events": ["post.published"] * 50},
+    {"url": "ftp://example.com/hook", "events": [None], "workspace": 12},
+    {"url": "https://exa mple.com/", "events": ["account.connected"], "description": ["x"]},
+]
+
+
+def hostile_targets(user) -> list[tuple[str, str]]:
+    from tests.factories import ScheduledPostFactory, personal_workspace
+
+    post = ScheduledPostFactory(author=user, workspace=personal_workspace(user))
+    return [
+        ("POST", "/api/v1/scheduled-posts"),
+        ("PATCH", f"/api/v1/scheduled-posts/{post.public_id}"),
+        ("POST", "/api/v1/webhooks"),
+    ]
+
+
+@pytest.mark.parametrize("body", WRONG_SHAPES, ids=range(len(WRONG_SHAPES)))
+def test_new_write_endpoints_answer_wrong_shapes_with_a_400_and_change_nothing(user, body):
+    import json
+
+    from scheduling.models import PostTarget, ScheduledPost
+
+    client = bearer_client(user)
+    targets = hostile_targets(user)
+    before = (ScheduledPost.objects.count(), PostTarget.objects.count())
+    for method, url in targets:
+        response = client.generic(method, url, json.dumps(body), content_type="application/json")
+
+        assert response.status_code == 400, (method, url, response.content[:300])
+        assert_error(response, 400, "VALIDATION")
+    assert (ScheduledPost.objects.count(), PostTarget.objects.count()) == before
