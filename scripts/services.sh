@@ -10,6 +10,12 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >/dev/null
 }
 
+# Chromium for the admin's browser tests (Playwright drives the system browser).
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "==> installing Chromium"
+  apt_install chromium
+fi
+
 pg_up() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; }
 if ! command -v pg_isready >/dev/null 2>&1 || ! pg_up; then
   if ! ls /etc/postgresql/*/main >/dev/null 2>&1; then

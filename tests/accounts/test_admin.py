@@ -1,20 +1,185 @@
-"""Staff in the admin: tokens stay hidden and accounts cannot be deleted around the
-disconnect."""
+"""Staff in the admin: every page renders without a token or secret in it, list pages cost
+the same number of queries whatever the data, API key secrets are shown once, and social
+accounts leave only through the disconnect (actions with a dry-run preview)."""
 
 from __future__ import annotations
 
-import pytest
+import datetime as dt
+import re
 
-from accounts.models import SocialAccount, User
+import pytest
+from django.contrib import admin
+from django.contrib.auth.models import Group, Permission
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from accounts.models import (
+    ApiKey,
+    AuditEvent,
+    IdempotencyRecord,
+    KillSwitch,
+    Platform,
+    SandboxCredential,
+    SocialAccount,
+    TokenRevocation,
+    User,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+from accounts.services import offboarding
+from accounts.services.actors import Actor
+from accounts.services.api_keys import api_key_hash
+from accounts.services.disconnect import DisconnectReason, social_account_disconnect
+from scheduling.models import PostTarget
+from tests.factories import (
+    UserFactory,
+    account_with_history,
+    api_key_for,
+    personal_workspace,
+    sandbox_connected_account,
+    shared_workspace,
+)
+from tests.helpers import followers_of
 
 pytestmark = pytest.mark.django_db
 
+STAFF_PASSWORD = "harbor-lantern-orbit-9"
+# Encrypted or hashed columns: neither their stored value nor the plaintext may be shown.
+SECRET_COLUMNS = {
+    SocialAccount: ("access_token", "refresh_token"),
+    TokenRevocation: ("access_token", "refresh_token"),
+    IdempotencyRecord: ("response_body",),
+    WebhookEndpoint: ("secret",),
+    SandboxCredential: ("value_hash",),
+    ApiKey: ("secret_hash",),
+    OutstandingToken: ("token",),
+}
+
 
 @pytest.fixture
-def staff_client(client):
-    staff = User.objects.create_superuser("staff@example.com", "harbor-lantern-orbit-9")
+def staff():
+    return User.objects.create_superuser("staff@example.com", STAFF_PASSWORD)
+
+
+@pytest.fixture
+def staff_client(client, staff):
     client.force_login(staff)
     return client
+
+
+def populate(n: int) -> dict:
+    """One of everything the admin lists, with secrets; returns the plaintext secrets."""
+    creator = UserFactory()
+    account = account_with_history(
+        creator, Platform.INSTAGRAM, queued=2, published=1, snapshots=3, inbox=2
+    )
+    sandbox_account = sandbox_connected_account(creator, Platform.YOUTUBE, handle=f"tube{n}")
+    gone = sandbox_connected_account(creator, Platform.X, handle=f"gone{n}")
+    gone_tokens = [gone.access_token, gone.refresh_token]
+    social_account_disconnect(
+        account=gone, actor=Actor.system("tests"), reason=DisconnectReason.REVOKED_BY_USER
+    )
+    workspace = account.workspace
+    _key, key_secret = api_key_for(workspace, name=f"key {n}")
+    KillSwitch.objects.create(scope=KillSwitch.Scope.WORKSPACE, workspace=workspace)
+    endpoint = WebhookEndpoint.objects.create(
+        workspace=workspace,
+        url=f"https://hooks.example.com/{n}",
+        events=["account.disconnected"],
+        secret=f"whsec_admin_secret_{n}",
+    )
+    WebhookDelivery.objects.create(endpoint=endpoint, event="account.disconnected", body="{}")
+    IdempotencyRecord.objects.create(
+        caller=creator.public_id,
+        key=f"idem-{n}",
+        fingerprint="f" * 64,
+        response_status=201,
+        response_body=f'{{"secret": "shk_stored_answer_{n}"}}',
+        expires_at=timezone.now() + dt.timedelta(days=1),
+    )
+    login = RefreshToken.for_user(creator)
+    logged_out = RefreshToken.for_user(creator)
+    logged_out.blacklist()
+    return {
+        "plaintexts": [
+            str(login),
+            str(logged_out),
+            account.access_token,
+            account.refresh_token,
+            sandbox_account.access_token,
+            sandbox_account.refresh_token,
+            *gone_tokens,
+            key_secret,
+            endpoint.secret,
+            f"shk_stored_answer_{n}",
+        ]
+    }
+
+
+def stored_secret_values() -> set[str]:
+    """The raw column values (ciphertext, hashes) as the database holds them."""
+    values = set()
+    with connection.cursor() as cursor:
+        for model, columns in SECRET_COLUMNS.items():
+            cursor.execute(f"SELECT {', '.join(columns)} FROM {model._meta.db_table}")
+            values.update(value for row in cursor.fetchall() for value in row if value)
+    return values
+
+
+def admin_pages() -> list[str]:
+    """Each registered model's changelist and the change page of one of its rows."""
+    urls = []
+    for model in admin.site._registry:
+        opts = model._meta
+        urls.append(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"))
+        row = model._default_manager.order_by("pk").values_list("pk", flat=True).first()
+        if row is not None:
+            urls.append(reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[row]))
+    return urls
+
+
+def changelist_urls() -> list[str]:
+    return [
+        reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+        for model in admin.site._registry
+    ]
+
+
+def test_every_admin_page_renders_without_tokens_or_secrets(staff_client):
+    Group.objects.create(name="support")
+    secrets = populate(1)["plaintexts"]
+    stored = stored_secret_values()
+    assert len(stored) >= 10 and all(secrets)
+
+    for url in admin_pages():
+        page = staff_client.get(url)
+        html = page.content.decode()
+        assert page.status_code == 200, url
+        for value in [*secrets, *stored]:
+            assert value not in html, (url, value[:12])
+    # Every registered model had a row, so every change page was visited too.
+    assert len(admin_pages()) == 2 * len(admin.site._registry)
+
+
+def test_changelist_queries_do_not_grow_with_rows(staff_client):
+    populate(1)
+
+    def queries_per_page() -> dict[str, int]:
+        counts = {}
+        for url in changelist_urls():
+            with CaptureQueriesContext(connection) as queries:
+                assert staff_client.get(url).status_code == 200, url
+            counts[url] = len(queries)
+        return counts
+
+    with_one_batch = queries_per_page()
+    for n in range(2, 5):
+        populate(n)
+    assert queries_per_page() == with_one_batch
 
 
 def test_admin_cannot_delete_a_social_account(staff_client, account):
@@ -36,3 +201,214 @@ def test_admin_never_shows_tokens(staff_client, account):
     assert account.platform_username in html
     assert raw not in html
     assert "access_token" not in html and "refresh_token" not in html
+
+
+def test_api_key_secret_is_shown_once_on_creation(staff_client, staff, user):
+    workspace = personal_workspace(user)
+
+    created = staff_client.post(
+        "/admin/accounts/apikey/add/",
+        {"workspace": str(workspace.pk), "name": "zapier", "scopes": ["social:read"]},
+        follow=True,
+    )
+    html = created.content.decode()
+    secret = re.search(r"shk_[A-Za-z0-9_-]{43}", html).group(0)
+    api_key = ApiKey.objects.get(name="zapier")
+    again = staff_client.get("/admin/accounts/apikey/").content.decode()
+    change = staff_client.get(f"/admin/accounts/apikey/{api_key.pk}/change/").content.decode()
+
+    assert created.status_code == 200
+    assert "will not be shown again" in html
+    assert api_key.secret_hash == api_key_hash(secret)
+    assert api_key.workspace == workspace and api_key.scopes == ["social:read"]
+    assert api_key.created_by == staff
+    assert secret not in again and secret not in change
+    assert AuditEvent.objects.filter(
+        action="api_key.created", actor_id=staff.public_id, subject_ids=[api_key.public_id]
+    ).exists()
+
+
+def test_revoking_api_keys_goes_through_the_service(staff_client, staff, user):
+    api_key, _secret = api_key_for(personal_workspace(user))
+
+    response = staff_client.post(
+        "/admin/accounts/apikey/",
+        {"action": "revoke_selected", "_selected_action": [str(api_key.pk)]},
+        follow=True,
+    )
+
+    api_key.refresh_from_db()
+    assert "Revoked 1 API key." in response.content.decode()
+    assert api_key.revoked_at is not None
+    assert AuditEvent.objects.filter(action="api_key.revoked", actor_id=staff.public_id).exists()
+
+
+@pytest.mark.parametrize("model", ["user", "workspace"])
+def test_deleting_a_user_or_workspace_with_accounts_is_refused(staff_client, account, model):
+    target = account.user if model == "user" else account.workspace
+    url = f"/admin/accounts/{model}/{target.pk}/delete/"
+
+    page = staff_client.get(url)
+    posted = staff_client.post(url, {"post": "yes"})
+    bulk = staff_client.post(
+        f"/admin/accounts/{model}/",
+        {"action": "delete_selected", "_selected_action": [str(target.pk)], "post": "yes"},
+    )
+
+    assert "Disconnect them first" in page.content.decode()
+    assert str(account) in page.content.decode()
+    assert posted.status_code == 200 and bulk.status_code == 200
+    assert type(target).objects.filter(pk=target.pk).exists()
+    assert SocialAccount.objects.filter(pk=account.pk).exists()
+
+
+@pytest.mark.parametrize("model", ["user", "workspace"])
+def test_a_user_or_workspace_without_accounts_can_be_deleted(staff_client, user, model):
+    target = user if model == "user" else shared_workspace(user, name="Empty team")
+
+    staff_client.post(f"/admin/accounts/{model}/{target.pk}/delete/", {"post": "yes"})
+
+    assert not type(target).objects.filter(pk=target.pk).exists()
+
+
+def test_disconnect_action_previews_then_disconnects(staff_client, staff):
+    creator = UserFactory()
+    first = account_with_history(
+        creator, Platform.INSTAGRAM, queued=2, published=1, snapshots=3, inbox=4
+    )
+    second = account_with_history(creator, Platform.X, queued=1, published=0, snapshots=2, inbox=0)
+    kept = account_with_history(
+        creator, Platform.YOUTUBE, queued=1, published=0, snapshots=1, inbox=1
+    )
+    selection = {
+        "action": "disconnect_selected",
+        "_selected_action": [str(first.pk), str(second.pk)],
+    }
+
+    preview = staff_client.post("/admin/accounts/socialaccount/", selection)
+    html = preview.content.decode()
+    assert preview.status_code == 200
+    assert "Disconnect social accounts?" in html
+    assert first.platform_username in html and second.platform_username in html
+    assert creator.email in html
+    assert re.search(r'class="canceled">3<', html)  # 2 + 1 queued targets in the totals
+    assert re.search(r'class="snapshots">5<', html)
+    assert SocialAccount.objects.filter(user=creator).count() == 3
+
+    done = staff_client.post(
+        "/admin/accounts/socialaccount/", {**selection, "apply": "yes"}, follow=True
+    )
+
+    # 3 targets canceled; purged 2 metrics + 5 snapshots + 4 inbox items.
+    assert "Disconnected 2 accounts: 3 scheduled posts canceled, 11 cached rows purged." in (
+        done.content.decode()
+    )
+    assert list(SocialAccount.objects.filter(user=creator)) == [kept]
+    assert (
+        PostTarget.objects.filter(
+            social_account=None, status="canceled", canceled_reason="account_disconnected"
+        ).count()
+        == 3
+    )
+    audit = AuditEvent.objects.filter(action="social_account.disconnected")
+    assert {(e.actor_id, e.data["reason"]) for e in audit} == {
+        (staff.public_id, "revoked_by_staff")
+    }
+    assert audit.count() == 2
+    assert followers_of(creator) == 500
+
+
+def test_offboard_action_disconnects_every_account_of_the_workspace(staff_client, staff):
+    owner = UserFactory()
+    team = shared_workspace(owner, name="Acme agency")
+    inside = account_with_history(
+        owner, Platform.INSTAGRAM, queued=1, published=0, snapshots=2, inbox=1
+    )
+    SocialAccount.objects.filter(pk=inside.pk).update(workspace=team)
+    outside = account_with_history(owner, Platform.X, queued=1, published=0, snapshots=0, inbox=0)
+    selection = {"action": "offboard_workspace", "_selected_action": [str(team.pk)]}
+
+    preview = staff_client.post("/admin/accounts/workspace/", selection)
+    assert "Offboard “Acme agency”?" in preview.content.decode()
+    assert inside.platform_username in preview.content.decode()
+    assert outside.platform_username not in preview.content.decode()
+    assert SocialAccount.objects.filter(pk=inside.pk).exists()
+
+    done = staff_client.post(
+        "/admin/accounts/workspace/", {**selection, "apply": "yes"}, follow=True
+    )
+
+    html = done.content.decode()
+    assert "Offboarded “Acme agency”." in html
+    assert "Disconnected 1 account: 1 scheduled post canceled, 4 cached rows purged." in html
+    assert not SocialAccount.objects.filter(pk=inside.pk).exists()
+    assert SocialAccount.objects.filter(pk=outside.pk).exists()
+    event = AuditEvent.objects.get(action="social_account.disconnected")
+    assert (event.actor_id, event.data["reason"]) == (staff.public_id, "offboarding")
+
+
+def test_offboard_action_takes_one_workspace_at_a_time(staff_client, account, user):
+    other = shared_workspace(user, name="Other")
+
+    response = staff_client.post(
+        "/admin/accounts/workspace/",
+        {
+            "action": "offboard_workspace",
+            "_selected_action": [str(account.workspace.pk), str(other.pk)],
+            "apply": "yes",
+        },
+        follow=True,
+    )
+
+    assert "Offboard one workspace at a time" in response.content.decode()
+    assert SocialAccount.objects.filter(pk=account.pk).exists()
+
+
+def test_staff_without_the_delete_permission_cannot_disconnect(client, account):
+    clerk = User.objects.create_user("clerk@example.com", STAFF_PASSWORD, is_staff=True)
+    clerk.user_permissions.add(Permission.objects.get(codename="view_socialaccount"))
+    client.force_login(clerk)
+
+    changelist = client.get("/admin/accounts/socialaccount/")
+    attempt = client.post(
+        "/admin/accounts/socialaccount/",
+        {"action": "disconnect_selected", "_selected_action": [str(account.pk)], "apply": "yes"},
+    )
+
+    assert changelist.status_code == 200
+    assert "disconnect_selected" not in changelist.content.decode()
+    assert attempt.status_code in (200, 302)
+    assert SocialAccount.objects.filter(pk=account.pk).exists()
+
+
+def test_a_failed_disconnect_is_reported_as_an_error(staff_client, monkeypatch):
+    creator = UserFactory()
+    broken = account_with_history(
+        creator, Platform.INSTAGRAM, queued=1, published=0, snapshots=0, inbox=0
+    )
+    fine = account_with_history(creator, Platform.X, queued=1, published=0, snapshots=0, inbox=0)
+    real_disconnect = offboarding.social_account_disconnect
+
+    def failing_for_broken(*, account, dry_run=False, **kwargs):
+        if account.pk == broken.pk and not dry_run:
+            raise RuntimeError("platform unreachable")
+        return real_disconnect(account=account, dry_run=dry_run, **kwargs)
+
+    monkeypatch.setattr(offboarding, "social_account_disconnect", failing_for_broken)
+
+    done = staff_client.post(
+        "/admin/accounts/socialaccount/",
+        {
+            "action": "disconnect_selected",
+            "_selected_action": [str(broken.pk), str(fine.pk)],
+            "apply": "yes",
+        },
+        follow=True,
+    )
+
+    html = done.content.decode()
+    assert "Disconnected 1 account: 1 scheduled post canceled, 1 cached row purged." in html
+    assert re.search(
+        r'class="error">Could not disconnect instagram account [^<]*platform unreachable', html
+    )
+    assert list(SocialAccount.objects.filter(user=creator)) == [broken]

@@ -1,0 +1,78 @@
+"""What several admin pages share: read-only pages and the guard that keeps a delete from
+cascading to social accounts."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.utils.html import format_html
+
+from accounts.models import SocialAccount
+
+# Encrypted columns of SocialAccount (and of the revocation outbox that copies them).
+TOKEN_FIELDS = ("access_token", "refresh_token")
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """A view-only page: rows written by the application (audit trail, outboxes, caches)."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class KeepsSocialAccountsAdmin(admin.ModelAdmin):
+    """Refuses to delete a row whose social accounts the database would cascade-delete.
+
+    A cascade would skip the disconnect: queued posts left to fail, tokens never revoked, no
+    audit row. The accounts are listed as protected objects, which blocks both the delete
+    page and the "Delete selected" action, and staff are told what to do instead.
+    """
+
+    social_account_owner = ""  # the SocialAccount foreign key pointing at this model
+    # Rows that go with this one and have no delete page of their own (a creator profile).
+    deleted_along = ()
+
+    def get_deleted_objects(self, objs, request):
+        deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
+        perms_needed = perms_needed - {
+            str(model._meta.verbose_name) for model in self.deleted_along
+        }
+        connected = list(
+            SocialAccount.objects.filter(**{f"{self.social_account_owner}__in": objs})
+            .only("id", "platform", "platform_username", "platform_user_id")
+            .order_by("platform", "platform_username")
+        )
+        if connected:
+            # Listed as protected instead of "no permission to delete social accounts".
+            perms_needed = perms_needed - {str(SocialAccount._meta.verbose_name)}
+            protected = [
+                *protected,
+                *(
+                    format_html("Social account {} (connected; disconnect it first)", account)
+                    for account in connected
+                ),
+            ]
+            messages.error(
+                request,
+                "Social accounts are still connected. Disconnect them first (Social accounts → "
+                "“Disconnect selected social accounts”, or Workspaces → “Offboard workspace”), "
+                "so queued posts are canceled, tokens revoked and the disconnect audited.",
+            )
+        return deleted, model_count, perms_needed, protected

@@ -1,0 +1,150 @@
+"""The confirm-then-run pattern of the disconnect and offboard actions.
+
+The first POST (from the changelist) runs the service as a dry run and renders its report
+as a preview; the confirmation page posts the same selection back with ``apply``, which
+runs it for real and reports the counts as messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib import messages
+from django.contrib.admin import helpers
+from django.template.response import TemplateResponse
+from django.utils.translation import ngettext
+
+from accounts.models import Platform, SocialAccount
+from accounts.services.offboarding import (
+    ALREADY_GONE,
+    DISCONNECTED,
+    FAILED,
+    WOULD_DISCONNECT,
+    OffboardingItem,
+    OffboardingSummary,
+)
+
+# Who may run them: disconnecting deletes the account row, so the right to delete social
+# accounts is the gate (superusers have it). The plain delete page stays off for everyone.
+DISCONNECT_PERMISSION = "accounts.delete_socialaccount"
+
+OUTCOME_LABELS = {
+    WOULD_DISCONNECT: "will be disconnected",
+    DISCONNECTED: "disconnected",
+    ALREADY_GONE: "already disconnected",
+    FAILED: "failed",
+}
+
+
+def confirmed(request) -> bool:
+    """True on the confirmation page's POST, false on the first one from the changelist."""
+    return bool(request.POST.get("apply"))
+
+
+@dataclass(frozen=True)
+class PreviewRow:
+    item: OffboardingItem
+    user_email: str
+    workspace_name: str
+
+    @property
+    def outcome_label(self) -> str:
+        return OUTCOME_LABELS.get(self.item.outcome, self.item.outcome)
+
+    @property
+    def platform_label(self) -> str:
+        return (
+            Platform(self.item.platform).label
+            if self.item.platform in Platform.values
+            else self.item.platform
+        )
+
+
+def _preview_rows(summary: OffboardingSummary) -> list[PreviewRow]:
+    """The dry run's items with the owner's email and the workspace's name, in one read."""
+    public_ids = [item.social_account_id for item in summary.items]
+    owners = {
+        account.public_id: account
+        for account in SocialAccount.objects.filter(
+            pk__in=[public_id.split("_", 1)[1] for public_id in public_ids]
+        )
+        .select_related("user", "workspace")
+        .only("id", "user__email", "workspace__name")
+    }
+    rows = []
+    for item in summary.items:
+        owner = owners.get(item.social_account_id)
+        rows.append(
+            PreviewRow(
+                item=item,
+                user_email=owner.user.email if owner else "",
+                workspace_name=owner.workspace.name if owner else "",
+            )
+        )
+    return rows
+
+
+def preview_response(
+    modeladmin,
+    request,
+    *,
+    summary: OffboardingSummary,
+    template: str,
+    title: str,
+    action: str,
+    selected_ids: list[str],
+    **extra,
+) -> TemplateResponse:
+    """The confirmation page for a dry run's ``summary``."""
+    opts = modeladmin.model._meta
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": title,
+        "subtitle": None,
+        "opts": opts,
+        "app_label": opts.app_label,
+        "media": modeladmin.media,
+        "rows": _preview_rows(summary),
+        "summary": summary,
+        "action": action,
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        "selected_ids": selected_ids,
+        **extra,
+    }
+    request.current_app = modeladmin.admin_site.name
+    return TemplateResponse(request, template, context)
+
+
+def outcome_message(summary: OffboardingSummary) -> str:
+    """E.g. "Disconnected 2 accounts: 5 scheduled posts canceled, 62 cached rows purged."."""
+    done = summary.disconnected
+    canceled = summary.canceled_scheduled_posts
+    purged = summary.purged_metrics + summary.purged_metrics_snapshots + summary.purged_inbox_items
+    accounts = ngettext("%d account", "%d accounts", done) % done
+    posts = ngettext("%d scheduled post", "%d scheduled posts", canceled) % canceled
+    rows = ngettext("%d cached row", "%d cached rows", purged) % purged
+    return f"Disconnected {accounts}: {posts} canceled, {rows} purged."
+
+
+def report_outcome(modeladmin, request, summary: OffboardingSummary, *, prefix: str = "") -> None:
+    """The real run's counts as a success message, each failure as an error message."""
+    modeladmin.message_user(request, f"{prefix}{outcome_message(summary)}", messages.SUCCESS)
+    if summary.already_gone:
+        modeladmin.message_user(
+            request,
+            ngettext(
+                "%d account was already disconnected.",
+                "%d accounts were already disconnected.",
+                summary.already_gone,
+            )
+            % summary.already_gone,
+            messages.WARNING,
+        )
+    for item in summary.items:
+        if item.outcome == FAILED:
+            modeladmin.message_user(
+                request,
+                f"Could not disconnect {item.platform} account "
+                f"{item.handle or item.social_account_id}: {item.error or 'unknown error'}",
+                messages.ERROR,
+            )

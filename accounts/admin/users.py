@@ -1,0 +1,144 @@
+"""Users, workspaces, memberships and creator profiles, and the offboard action."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db.models import Count
+
+from accounts.models import CreatorProfile, Membership, User, Workspace
+from accounts.services.actors import Actor
+from accounts.services.offboarding import workspace_offboard
+from accounts.services.users import user_register
+
+from .base import KeepsSocialAccountsAdmin
+from .disconnect import DISCONNECT_PERMISSION, confirmed, preview_response, report_outcome
+
+
+@admin.register(User)
+class UserAdmin(KeepsSocialAccountsAdmin, DjangoUserAdmin):
+    social_account_owner = "user"
+    deleted_along = (CreatorProfile,)
+    ordering = ("email",)
+    list_display = ("email", "name", "is_staff", "is_active", "date_joined")
+    list_filter = ("is_staff", "is_superuser", "is_active")
+    search_fields = ("email", "name")
+    readonly_fields = ("date_joined", "last_login")
+    fieldsets = (
+        (None, {"fields": ("email", "password", "name")}),
+        ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups")}),
+        ("Dates", {"fields": ("date_joined", "last_login")}),
+    )
+    add_fieldsets = ((None, {"fields": ("email", "name", "password1", "password2")}),)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        # A new user gets the personal workspace and creator profile every signup gets.
+        registered = user_register(
+            email=form.cleaned_data["email"],
+            password=form.cleaned_data["password1"],
+            name=form.cleaned_data.get("name", ""),
+        )
+        obj.pk = registered.pk
+        obj.email = registered.email
+        obj.password = registered.password
+        obj._state.adding = False
+        obj._state.db = registered._state.db
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    raw_id_fields = ("user",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("user")
+
+
+@admin.register(Workspace)
+class WorkspaceAdmin(KeepsSocialAccountsAdmin):
+    social_account_owner = "workspace"
+    list_display = ("name", "is_personal", "members", "social_accounts", "created_at")
+    list_filter = ("is_personal",)
+    search_fields = ("name", "memberships__user__email")
+    inlines = [MembershipInline]
+    actions = ["offboard_workspace"]
+    ordering = ("-created_at",)
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                member_count=Count("memberships", distinct=True),
+                social_account_count=Count("social_accounts", distinct=True),
+            )
+        )
+
+    @admin.display(description="members", ordering="member_count")
+    def members(self, workspace):
+        return workspace.member_count
+
+    @admin.display(description="social accounts", ordering="social_account_count")
+    def social_accounts(self, workspace):
+        return workspace.social_account_count
+
+    def has_offboard_permission(self, request):
+        return request.user.has_perm(DISCONNECT_PERMISSION)
+
+    @admin.action(description="Offboard workspace", permissions=["offboard"])
+    def offboard_workspace(self, request, queryset):
+        # One workspace per run: the preview and the result stay readable, and a mistaken
+        # "select all" cannot offboard every customer at once.
+        selected = list(queryset.order_by()[:2])
+        if len(selected) != 1:
+            self.message_user(
+                request, "Offboard one workspace at a time: select exactly one.", messages.WARNING
+            )
+            return None
+        workspace = selected[0]
+        apply = confirmed(request)
+        summary = workspace_offboard(
+            workspace=workspace, actor=Actor.for_user(request.user), dry_run=not apply
+        )
+        if apply:
+            report_outcome(self, request, summary, prefix=f"Offboarded “{workspace.name}”. ")
+            return None
+        return preview_response(
+            self,
+            request,
+            summary=summary,
+            template="admin/accounts/workspace/offboard_confirmation.html",
+            title=f"Offboard “{workspace.name}”?",
+            action="offboard_workspace",
+            selected_ids=[str(workspace.pk)],
+            workspace=workspace,
+        )
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ("user", "workspace", "role", "created_at")
+    list_filter = ("role",)
+    search_fields = ("user__email", "workspace__name")
+    list_select_related = ("user", "workspace")
+    raw_id_fields = ("user", "workspace")
+
+
+@admin.register(CreatorProfile)
+class CreatorProfileAdmin(admin.ModelAdmin):
+    list_display = ("user", "total_followers", "updated_at")
+    readonly_fields = ("user", "total_followers", "updated_at")
+    search_fields = ("user__email",)
+    list_select_related = ("user",)
+
+    def has_add_permission(self, request):
+        return False  # created with the user
+
+    def has_change_permission(self, request, obj=None):
+        return False  # total_followers is recomputed from the accounts' metrics
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,75 @@
+"""Webhook endpoints (the signing secret is never displayed) and their deliveries."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.utils.translation import ngettext
+
+from accounts.models import WebhookDelivery, WebhookEndpoint
+from accounts.services.actors import Actor
+from accounts.services.webhooks import webhook_endpoint_delete, webhook_endpoint_enable
+
+from .base import ReadOnlyAdmin
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    list_display = (
+        "url",
+        "workspace",
+        "active",
+        "consecutive_failures",
+        "disabled_at",
+        "created_at",
+    )
+    list_filter = ("active",)
+    search_fields = ("url", "workspace__name", "description")
+    list_select_related = ("workspace",)
+    exclude = ("secret",)
+    actions = ["enable_selected"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("secret")
+
+    def has_add_permission(self, request):
+        return False  # created by the workspace through the API, which shows the secret once
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def delete_model(self, request, obj):
+        webhook_endpoint_delete(endpoint=obj, actor=Actor.for_user(request.user))
+
+    def delete_queryset(self, request, queryset):
+        actor = Actor.for_user(request.user)
+        for endpoint in queryset:
+            webhook_endpoint_delete(endpoint=endpoint, actor=actor)
+
+    def has_enable_permission(self, request):
+        return request.user.has_perm("accounts.change_webhookendpoint")
+
+    @admin.action(description="Enable selected endpoints", permissions=["enable"])
+    def enable_selected(self, request, queryset):
+        actor = Actor.for_user(request.user)
+        endpoints = list(queryset.filter(active=False))
+        for endpoint in endpoints:
+            webhook_endpoint_enable(endpoint=endpoint, actor=actor)
+        self.message_user(
+            request,
+            ngettext("Enabled %d endpoint.", "Enabled %d endpoints.", len(endpoints))
+            % len(endpoints),
+            messages.SUCCESS,
+        )
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
+    list_display = ("event", "endpoint", "status", "attempts", "last_http_status", "created_at")
+    list_filter = ("status", "event")
+    search_fields = ("id", "endpoint__url")
+    list_select_related = ("endpoint",)
+    raw_id_fields = ("endpoint",)
+    show_full_result_count = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("endpoint__secret")

@@ -1,0 +1,647 @@
+"""The operator commands: disconnect_account, offboard_workspace, offboard_user and
+recompute_followers; and an offboarding killed part-way, then run again."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection, transaction
+
+from accounts.models import (
+    AuditEvent,
+    CreatorProfile,
+    InboxItem,
+    MetricsSnapshot,
+    Platform,
+    SocialAccount,
+    SocialMetrics,
+    TokenRevocation,
+)
+from accounts.services import offboarding as offboarding_module
+from accounts.services.disconnect import social_account_disconnect
+from scheduling.models import PostTarget, ScheduledPost
+from tests.accounts.test_offboarding import account_in
+from tests.celery_worker import broker_url, database_url
+from tests.factories import UserFactory, add_member, personal_workspace, shared_workspace
+from tests.helpers import database_state, followers_of
+
+pytestmark = pytest.mark.django_db
+
+UNKNOWN_UUID = "00000000-0000-4000-8000-000000000000"
+
+
+class Run:
+    """What one ``call_command`` printed, and the exit code it would have had."""
+
+    def __init__(self, name: str, *args) -> None:
+        self.stdout, self.stderr = io.StringIO(), io.StringIO()
+        self.error: CommandError | None = None
+        try:
+            call_command(name, *args, stdout=self.stdout, stderr=self.stderr)
+        except CommandError as exc:
+            self.error = exc
+
+    @property
+    def exit_code(self) -> int:
+        return self.error.returncode if self.error else 0
+
+    @property
+    def out(self) -> str:
+        return self.stdout.getvalue()
+
+    @property
+    def err(self) -> str:
+        return self.stderr.getvalue()
+
+    @property
+    def message(self) -> str:
+        return str(self.error) if self.error else ""
+
+
+@pytest.fixture
+def answer(monkeypatch):
+    """Make the confirmation prompt read ``text`` (an exception: stdin closed)."""
+
+    def install(text: str | BaseException):
+        def fake_input(*_args):
+            if isinstance(text, BaseException):
+                raise text
+            return text
+
+        monkeypatch.setattr("builtins.input", fake_input)
+
+    return install
+
+
+@pytest.fixture
+def team():
+    """A shared workspace with ann's instagram (1000, two queued posts) and x (200), and
+    bob's youtube (300); ann keeps a tiktok account (50) in her personal workspace."""
+    ann, bob = UserFactory(), UserFactory()
+    workspace = shared_workspace(ann)
+    add_member(workspace, bob)
+    accounts = [
+        account_in(workspace, ann, Platform.INSTAGRAM, followers=1000, queued=2, snapshots=3),
+        account_in(workspace, ann, Platform.X, followers=200, queued=1, snapshots=1, inbox=2),
+        account_in(workspace, bob, Platform.YOUTUBE, followers=300, queued=0, snapshots=0),
+    ]
+    kept = account_in(personal_workspace(ann), ann, Platform.TIKTOK_BUSINESS, followers=50)
+    return workspace, ann, bob, accounts, kept
+
+
+# --- offboard_workspace -----------------------------------------------------------------
+
+
+def test_offboard_workspace_dry_run_changes_nothing_and_shows_the_plan(team):
+    # given
+    workspace, _ann, _bob, accounts, _kept = team
+    before = database_state()
+
+    # when
+    run = Run("offboard_workspace", workspace.public_id, "--dry-run")
+
+    # then
+    assert run.exit_code == 0
+    assert database_state() == before
+    for account in accounts:
+        assert account.public_id in run.out
+    assert run.out.count("would_disconnect") == 3
+    assert "3 account(s): 3 would be disconnected, 0 already gone, 0 failed." in run.out
+    assert "Dry run: nothing was changed." in run.out
+
+
+@pytest.mark.parametrize("reply", ["n", "", "no", "yes please"])
+def test_offboard_workspace_without_yes_aborts_unless_confirmed(team, answer, reply):
+    # given
+    workspace, *_ = team
+    answer(reply)
+    before = database_state()
+
+    # when
+    run = Run("offboard_workspace", workspace.public_id)
+
+    # then: the plan and the question were shown, nothing changed
+    assert run.exit_code == 1
+    assert "Aborted; nothing was changed." in run.message
+    assert database_state() == before
+    assert "3 accounts: 3 queued post target(s) to cancel" in run.err
+    assert f"Offboard workspace “{workspace.name}” ({workspace.public_id})? [y/N]" in run.err
+
+
+def test_offboard_workspace_with_stdin_closed_and_no_yes_aborts(team, answer):
+    # given
+    workspace, *_ = team
+    answer(EOFError())
+    before = database_state()
+
+    # when
+    run = Run("offboard_workspace", workspace.public_id)
+
+    # then
+    assert run.exit_code == 1
+    assert database_state() == before
+
+
+def test_offboard_workspace_runs_when_confirmed(team, answer):
+    # given
+    workspace, ann, *_ = team
+    answer("y")
+
+    # when
+    run = Run("offboard_workspace", workspace.public_id)
+
+    # then
+    assert run.exit_code == 0
+    assert not SocialAccount.objects.filter(workspace=workspace).exists()
+    assert followers_of(ann) == 50
+
+
+def test_offboard_workspace_yes_runs_with_progress_and_a_summary_table(team):
+    # given
+    workspace, ann, bob, accounts, _kept = team
+
+    # when
+    run = Run("offboard_workspace", workspace.public_id, "--yes")
+
+    # then
+    assert run.exit_code == 0, run.message
+    assert not SocialAccount.objects.filter(workspace=workspace).exists()
+    assert (followers_of(ann), followers_of(bob)) == (50, 0)
+    assert AuditEvent.objects.filter(action="social_account.disconnected").count() == 3
+    assert set(
+        AuditEvent.objects.filter(action="social_account.disconnected").values_list(
+            "actor_type", "actor_id"
+        )
+    ) == {("system", "offboard_workspace")}
+    # progress, one line per account on a non-terminal stderr
+    progress = [line for line in run.err.splitlines() if line.startswith("[")]
+    assert progress == [
+        f"[{n}/3] {a.public_id} {a.platform} {a.platform_username} disconnected"
+        for n, a in enumerate(accounts, start=1)
+    ]
+    # the table: a row per account with what was canceled and purged, then the totals
+    lines = run.out.splitlines()
+    assert lines[0].split() == [
+        "ACCOUNT",
+        "PLATFORM",
+        "HANDLE",
+        "OUTCOME",
+        "CANCELED",
+        "PURGED",
+        "M/S/I",
+    ]
+    assert lines[1].split() == [
+        accounts[0].public_id,
+        "instagram",
+        accounts[0].platform_username,
+        "disconnected",
+        "2",
+        "1/3/1",
+    ]
+    assert "3 account(s): 3 disconnected, 0 already gone, 0 failed." in run.out
+    assert "Canceled post targets: 3; purged metrics: 3, snapshots: 4, inbox items: 4." in run.out
+
+
+def test_offboard_workspace_json_is_one_parseable_document(team):
+    # given
+    workspace, *_ = team
+
+    # when
+    run = Run("offboard_workspace", workspace.public_id, "--yes", "--json")
+
+    # then
+    document = json.loads(run.out)
+    assert document["dryRun"] is False
+    assert document["totals"] == {
+        "accounts": 3,
+        "disconnected": 3,
+        "alreadyGone": 0,
+        "failed": 0,
+        "canceledScheduledPosts": 3,
+        "purged": {"metrics": 3, "metricsSnapshots": 4, "inboxItems": 4},
+    }
+    assert [item["outcome"] for item in document["items"]] == ["disconnected"] * 3
+    assert "[3/3]" in run.err
+
+
+def test_offboard_workspace_dry_run_json_reports_the_same_totals(team):
+    # given
+    workspace, *_ = team
+
+    # when
+    preview = Run("offboard_workspace", workspace.public_id, "--dry-run", "--json")
+    done = Run("offboard_workspace", workspace.public_id, "--yes", "--json")
+
+    # then
+    assert json.loads(preview.out)["dryRun"] is True
+    assert json.loads(preview.out)["totals"] == json.loads(done.out)["totals"]
+
+
+def test_offboard_workspace_exits_2_when_an_account_failed(team, monkeypatch):
+    # given
+    workspace, _ann, _bob, accounts, _kept = team
+
+    def disconnect_or_fail(*, account, **kwargs):
+        if account.pk == accounts[0].pk:
+            raise RuntimeError("upstream exploded")
+        return social_account_disconnect(account=account, **kwargs)
+
+    monkeypatch.setattr(offboarding_module, "social_account_disconnect", disconnect_or_fail)
+
+    # when
+    run = Run("offboard_workspace", workspace.public_id, "--yes", "--json")
+
+    # then: the others are done, the summary is still printed, the exit code says so
+    assert run.exit_code == 2
+    assert "1 account(s) could not be disconnected" in run.message
+    document = json.loads(run.out)
+    assert (document["totals"]["disconnected"], document["totals"]["failed"]) == (2, 1)
+    assert document["items"][0]["error"] == "RuntimeError: upstream exploded"
+    assert list(SocialAccount.objects.filter(workspace=workspace)) == [accounts[0]]
+    assert "failed: RuntimeError: upstream exploded" in run.err
+
+
+@pytest.mark.parametrize(
+    ("workspace_id", "message"),
+    [
+        (f"ws_{UNKNOWN_UUID}", f"Workspace ws_{UNKNOWN_UUID} not found."),
+        ("ws_nope", "Malformed workspace id 'ws_nope': expected ws_<uuid>."),
+        (f"sa_{UNKNOWN_UUID}", "Malformed workspace id"),
+    ],
+)
+def test_offboard_workspace_refuses_an_unknown_or_malformed_id(team, workspace_id, message):
+    # given
+    before = database_state()
+
+    # when
+    run = Run("offboard_workspace", workspace_id, "--yes")
+
+    # then
+    assert run.exit_code == 1
+    assert message in run.message
+    assert database_state() == before
+
+
+def test_progress_is_a_redrawn_bar_on_a_terminal(team):
+    # given: stderr is a terminal
+    workspace, *_ = team
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    stderr = Terminal()
+
+    # when
+    call_command(
+        "offboard_workspace", workspace.public_id, "--yes", stdout=io.StringIO(), stderr=stderr
+    )
+
+    # then
+    frames = stderr.getvalue().split("\r")[1:]
+    assert [frame.split("]")[1].strip() for frame in frames] == ["1/3", "2/3", "3/3"]
+    assert frames[-1] == "[" + "#" * 30 + "] 3/3\n"
+    assert frames[0].startswith("[" + "#" * 10 + " " * 20 + "]")
+
+
+# --- offboard_user ----------------------------------------------------------------------
+
+
+def test_offboard_user_disconnects_their_accounts_in_every_workspace(team):
+    # given
+    _workspace, ann, bob, accounts, kept = team
+
+    # when
+    run = Run("offboard_user", ann.email.upper(), "--yes", "--json")
+
+    # then
+    assert run.exit_code == 0, run.message
+    document = json.loads(run.out)
+    assert {item["socialAccountId"] for item in document["items"]} == {
+        accounts[0].public_id,
+        accounts[1].public_id,
+        kept.public_id,
+    }
+    assert list(SocialAccount.objects.all()) == [accounts[2]]
+    assert (followers_of(ann), followers_of(bob)) == (0, 300)
+    (event,) = AuditEvent.objects.filter(action="user.offboarded")
+    assert (event.actor_id, event.subject_ids) == ("offboard_user", [ann.public_id])
+
+
+def test_offboard_user_dry_run_and_refusal_change_nothing(team, answer):
+    # given
+    _workspace, ann, *_ = team
+    before = database_state()
+    answer("n")
+
+    # when
+    dry = Run("offboard_user", ann.email, "--dry-run")
+    refused = Run("offboard_user", ann.email)
+
+    # then
+    assert dry.exit_code == 0
+    assert dry.out.count("would_disconnect") == 3
+    assert refused.exit_code == 1
+    assert f"Offboard user {ann.email} ({ann.public_id})? [y/N]" in refused.err
+    assert database_state() == before
+
+
+def test_offboard_user_refuses_an_unknown_email(team):
+    # when
+    run = Run("offboard_user", "nobody@example.com", "--yes")
+
+    # then
+    assert run.exit_code == 1
+    assert "No user with email 'nobody@example.com'." in run.message
+
+
+# --- disconnect_account -----------------------------------------------------------------
+
+
+def test_disconnect_account_dry_run_shows_the_report_and_changes_nothing(team):
+    # given
+    _workspace, _ann, _bob, accounts, _kept = team
+    before = database_state()
+
+    # when
+    run = Run("disconnect_account", accounts[0].public_id, "--dry-run", "--json")
+
+    # then
+    assert run.exit_code == 0
+    assert database_state() == before
+    (item,) = json.loads(run.out)["items"]
+    assert item["outcome"] == "would_disconnect"
+    assert item["reason"] == "revoked_by_staff"
+    assert item["canceledScheduledPosts"] == 2
+    assert item["purged"] == {"metrics": 1, "metricsSnapshots": 3, "inboxItems": 1}
+
+
+def test_disconnect_account_asks_first_and_aborts_on_no(team, answer):
+    # given
+    _workspace, _ann, _bob, accounts, _kept = team
+    answer("n")
+    before = database_state()
+
+    # when
+    run = Run("disconnect_account", accounts[0].public_id)
+
+    # then
+    assert run.exit_code == 1
+    assert database_state() == before
+    assert "1 account: 2 queued post target(s) to cancel" in run.err
+    assert f"Disconnect instagram account {accounts[0].platform_username}? [y/N]" in run.err
+
+
+def test_disconnect_account_yes_disconnects_as_staff(team):
+    # given
+    _workspace, ann, _bob, accounts, _kept = team
+
+    # when
+    run = Run("disconnect_account", accounts[0].public_id, "--yes")
+
+    # then
+    assert run.exit_code == 0, run.message
+    assert not SocialAccount.objects.filter(pk=accounts[0].pk).exists()
+    assert followers_of(ann) == 200 + 50
+    (event,) = AuditEvent.objects.filter(action="social_account.disconnected")
+    assert (event.actor_type, event.actor_id) == ("system", "disconnect_account")
+    assert event.data["reason"] == "revoked_by_staff"
+    assert "1 account(s): 1 disconnected" in run.out
+
+
+@pytest.mark.parametrize(
+    ("account_id", "message"),
+    [
+        (f"sa_{UNKNOWN_UUID}", f"Social account sa_{UNKNOWN_UUID} not found."),
+        ("sa_123", "Malformed social account id 'sa_123': expected sa_<uuid>."),
+        (UNKNOWN_UUID, "Malformed social account id"),
+    ],
+)
+def test_disconnect_account_refuses_an_unknown_or_malformed_id(team, account_id, message):
+    # when
+    run = Run("disconnect_account", account_id, "--yes")
+
+    # then
+    assert run.exit_code == 1
+    assert message in run.message
+
+
+# --- recompute_followers ----------------------------------------------------------------
+
+
+def test_recompute_followers_all_repairs_every_total(team):
+    # given: totals that drifted
+    _workspace, ann, bob, *_ = team
+    CreatorProfile.objects.update(total_followers=7)
+    profiles = CreatorProfile.objects.count()
+
+    # when
+    run = Run("recompute_followers", "--all")
+
+    # then
+    assert run.exit_code == 0
+    assert run.out.strip() == f"Recomputed total followers of {profiles} creator profile(s)."
+    assert (followers_of(ann), followers_of(bob)) == (1000 + 200 + 50, 300)
+
+
+def test_recompute_followers_for_one_user_leaves_the_others(team):
+    # given
+    _workspace, ann, bob, *_ = team
+    CreatorProfile.objects.update(total_followers=7)
+
+    # when
+    run = Run("recompute_followers", "--user", ann.email)
+
+    # then
+    assert run.exit_code == 0
+    assert f"1 creator profile: {ann.email} now has 1250." in run.out
+    assert (followers_of(ann), followers_of(bob)) == (1250, 7)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--user", "nobody@example.com"], "No user with email 'nobody@example.com'."),
+        ([], "one of the arguments --all --user is required"),
+    ],
+)
+def test_recompute_followers_refuses_bad_input(team, args, message):
+    # when
+    run = Run("recompute_followers", *args)
+
+    # then
+    assert run.exit_code == 1
+    assert message in run.message
+
+
+# --- an interrupted offboarding ---------------------------------------------------------
+
+ACCOUNTS_PER_CREATOR = 10
+LOCKED_INDEX = 9  # the run blocks on this account: nine are done when it is killed
+
+
+def _big_team(name: str):
+    """A workspace with 30 accounts with history (three creators, ten platforms each);
+    each creator keeps one more account (70 followers) in their personal workspace."""
+    creators = [UserFactory() for _ in range(3)]
+    workspace = shared_workspace(creators[0], name)
+    accounts = []
+    for creator in creators:
+        for platform in list(Platform.values)[:ACCOUNTS_PER_CREATOR]:
+            accounts.append(
+                account_in(workspace, creator, platform, followers=100, snapshots=3, inbox=2)
+            )
+        account_in(personal_workspace(creator), creator, Platform.BLUESKY, followers=70)
+    accounts.sort(key=lambda account: (account.connected_at, account.pk))
+    return workspace, creators, accounts
+
+
+def _end_state(workspace, creators, accounts) -> dict:
+    """Counts of what remains for one workspace, comparable across workspaces."""
+    public_ids = [account.public_id for account in accounts]
+    mine = {"social_account__user__in": creators}
+    disconnects = Counter(
+        event.subject_ids[0]
+        for event in AuditEvent.objects.filter(
+            action="social_account.disconnected", workspace_id=workspace.public_id
+        )
+    )
+    return {
+        "accounts_in_workspace": SocialAccount.objects.filter(workspace=workspace).count(),
+        "accounts_elsewhere": SocialAccount.objects.filter(user__in=creators).count(),
+        "metrics": SocialMetrics.objects.filter(**mine).count(),
+        "snapshots": MetricsSnapshot.objects.filter(**mine).count(),
+        "inbox": InboxItem.objects.filter(**mine).count(),
+        "targets": Counter(
+            PostTarget.objects.filter(post__workspace=workspace).values_list(
+                "status", "canceled_reason", "social_account"
+            )
+        ),
+        "posts": Counter(
+            ScheduledPost.objects.filter(workspace=workspace).values_list("status", flat=True)
+        ),
+        "revocations": TokenRevocation.objects.filter(account_public_id__in=public_ids).count(),
+        "disconnects_per_account": Counter(disconnects.values()),
+        "disconnected_accounts": set(disconnects) == set(public_ids),
+        "followers": sorted(followers_of(creator) for creator in creators),
+    }
+
+
+def _offboard_process(workspace) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": database_url(),
+        "REDIS_URL": settings.REDIS_URL,
+        # Revocations go to a broker nobody consumes (flushed by the test), not to the
+        # platform: this test is about the database.
+        "CELERY_TASK_ALWAYS_EAGER": "0",
+        "CELERY_BROKER_URL": broker_url(),
+    }
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "offboard_workspace", workspace.public_id, "--yes"],
+        cwd=Path(settings.BASE_DIR),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _wait_for(condition, process: subprocess.Popen, what: str, timeout: float = 60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        if process.poll() is not None:
+            raise AssertionError(f"the command exited before {what}: {process.stderr.read()}")
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _disconnects_in(workspace) -> int:
+    return AuditEvent.objects.filter(
+        action="social_account.disconnected", workspace_id=workspace.public_id
+    ).count()
+
+
+def _waiting_on_a_lock() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0] > 0
+
+
+@pytest.fixture
+def broker():
+    redis.Redis.from_url(broker_url()).flushdb()
+    yield
+    redis.Redis.from_url(broker_url()).flushdb()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_interrupted_offboarding_resumes_to_the_same_end_state(broker):
+    # given: two identical workspaces of 30 accounts
+    interrupted, interrupted_creators, interrupted_accounts = _big_team("interrupted")
+    reference, reference_creators, reference_accounts = _big_team("reference")
+
+    # when: the run is killed (SIGKILL) while it waits for a row another session holds
+    # locked, after nine accounts were committed and in the middle of the tenth
+    with transaction.atomic():
+        SocialAccount.objects.select_for_update().get(pk=interrupted_accounts[LOCKED_INDEX].pk)
+        first = _offboard_process(interrupted)
+        try:
+            _wait_for(
+                lambda: _disconnects_in(interrupted) == LOCKED_INDEX and _waiting_on_a_lock(),
+                first,
+                "the run to block on the locked account",
+            )
+        finally:
+            first.send_signal(signal.SIGKILL)
+            first.wait(timeout=10)
+    assert first.returncode == -signal.SIGKILL
+    assert SocialAccount.objects.filter(workspace=interrupted).count() == 30 - LOCKED_INDEX
+    assert not AuditEvent.objects.filter(action="workspace.offboarded").exists()
+
+    # ... and run again to completion, next to an uninterrupted run on the twin workspace
+    second = _offboard_process(interrupted)
+    uninterrupted = _offboard_process(reference)
+    second_out, second_err = second.communicate(timeout=120)
+    reference_out, reference_err = uninterrupted.communicate(timeout=120)
+
+    # then: the re-run did only what was left, and both ended in the same state
+    assert second.returncode == 0, second_err
+    assert uninterrupted.returncode == 0, reference_err
+    assert f"{30 - LOCKED_INDEX} account(s): {30 - LOCKED_INDEX} disconnected" in second_out
+    assert "30 account(s): 30 disconnected, 0 already gone, 0 failed." in reference_out
+    end = _end_state(interrupted, interrupted_creators, interrupted_accounts)
+    assert end == _end_state(reference, reference_creators, reference_accounts)
+    assert end["accounts_in_workspace"] == 0
+    assert end["accounts_elsewhere"] == 3
+    assert end["disconnects_per_account"] == Counter({1: 30})  # nothing repeated
+    assert end["disconnected_accounts"]  # nothing lost
+    assert end["revocations"] == 30
+    assert end["followers"] == [70, 70, 70]
+    assert end["targets"] == Counter(
+        {
+            (PostTarget.Status.CANCELED, "account_disconnected", None): 30,
+            (PostTarget.Status.PUBLISHED, "", None): 30,
+        }
+    )
+    summaries = AuditEvent.objects.filter(action="workspace.offboarded")
+    assert sorted(event.data["disconnected"] for event in summaries) == [30 - LOCKED_INDEX, 30]

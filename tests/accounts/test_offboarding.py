@@ -1,0 +1,341 @@
+"""Offboarding: many disconnects, one transaction each, one report and one summary event."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from accounts.models import AuditEvent, InboxItem, MetricsSnapshot, Platform, SocialAccount
+from accounts.services import offboarding as offboarding_module
+from accounts.services.actors import Actor
+from accounts.services.disconnect import DisconnectReason, social_account_disconnect
+from accounts.services.offboarding import (
+    social_accounts_disconnect_each,
+    user_offboard,
+    workspace_offboard,
+)
+from scheduling.models import PostTarget, ScheduledPost
+from tests.accounts.test_disconnect import DISCONNECT_QUERIES
+from tests.factories import (
+    SocialAccountFactory,
+    UserFactory,
+    add_member,
+    personal_workspace,
+    shared_workspace,
+)
+from tests.helpers import database_state, followers_of
+
+pytestmark = pytest.mark.django_db
+
+OPERATOR = Actor.system("offboard_workspace")
+# Around the disconnects: one read of the accounts to do, and the summary event (savepoint,
+# insert, release inside the test's transaction).
+SNAPSHOT_QUERIES = 1
+SUMMARY_EVENT_QUERIES = 3
+PLATFORMS = list(Platform.values)
+
+
+def account_in(workspace, user, platform, *, followers=100, queued=1, snapshots=2, inbox=1):
+    """An account of ``user`` in ``workspace`` with metrics, queued and published targets,
+    snapshots and inbox items, written in bulk."""
+    account = SocialAccountFactory(
+        user=user, workspace=workspace, platform=platform, followers=followers
+    )
+    posts = ScheduledPost.objects.bulk_create(
+        ScheduledPost(
+            workspace=workspace,
+            author=user,
+            scheduled_at=timezone.now() + dt.timedelta(hours=1),
+            status=ScheduledPost.Status.QUEUED if i < queued else ScheduledPost.Status.PUBLISHED,
+        )
+        for i in range(queued + 1)
+    )
+    PostTarget.objects.bulk_create(
+        PostTarget(
+            post=post,
+            social_account=account,
+            account_platform=account.platform,
+            account_handle=account.platform_username,
+            status=PostTarget.Status.QUEUED if i < queued else PostTarget.Status.PUBLISHED,
+        )
+        for i, post in enumerate(posts)
+    )
+    MetricsSnapshot.objects.bulk_create(
+        MetricsSnapshot(social_account=account, day=dt.date(2024, 1, 1) + dt.timedelta(days=i))
+        for i in range(snapshots)
+    )
+    InboxItem.objects.bulk_create(
+        InboxItem(social_account=account, platform_item_id=f"{account.pk}-{i}")
+        for i in range(inbox)
+    )
+    return account
+
+
+@pytest.fixture
+def team():
+    """A shared workspace with two creators: ann (instagram 1000, x 200, queued posts) and
+    bob (youtube 300); ann also keeps a tiktok account (50) in her personal workspace."""
+    ann, bob = UserFactory(), UserFactory()
+    workspace = shared_workspace(ann)
+    add_member(workspace, bob)
+    accounts = [
+        account_in(workspace, ann, Platform.INSTAGRAM, followers=1000, queued=2, snapshots=3),
+        account_in(workspace, ann, Platform.X, followers=200, queued=1, snapshots=1, inbox=2),
+        account_in(workspace, bob, Platform.YOUTUBE, followers=300, queued=0, snapshots=0),
+    ]
+    kept = account_in(personal_workspace(ann), ann, Platform.TIKTOK_BUSINESS, followers=50)
+    return workspace, ann, bob, accounts, kept
+
+
+def disconnect_audit():
+    return AuditEvent.objects.filter(action="social_account.disconnected")
+
+
+def test_workspace_offboard_disconnects_every_account_and_reports_totals(team):
+    # given
+    workspace, ann, bob, accounts, kept = team
+    queued = list(
+        PostTarget.objects.filter(
+            social_account__in=accounts, status=PostTarget.Status.QUEUED
+        ).values_list("id", flat=True)
+    )
+
+    # when
+    summary = workspace_offboard(workspace=workspace, actor=OPERATOR)
+
+    # then: every account of the workspace is gone, the other workspace's stays
+    assert [item.social_account_id for item in summary.items] == [a.public_id for a in accounts]
+    assert {item.outcome for item in summary.items} == {"disconnected"}
+    assert list(SocialAccount.objects.values_list("id", flat=True)) == [kept.pk]
+    assert (summary.disconnected, summary.failed, summary.already_gone) == (3, 0, 0)
+    assert summary.canceled_scheduled_posts == 3 == len(queued)
+    assert summary.purged_metrics == 3
+    assert summary.purged_metrics_snapshots == 4
+    assert summary.purged_inbox_items == 4
+    # queued targets are canceled, not lost
+    assert set(
+        PostTarget.objects.filter(id__in=queued).values_list("status", "canceled_reason")
+    ) == {(PostTarget.Status.CANCELED, "account_disconnected")}
+    # totals follow the remaining accounts
+    assert followers_of(ann) == 50
+    assert followers_of(bob) == 0
+
+
+def test_workspace_offboard_writes_an_audit_row_per_account_and_one_summary(team):
+    # given
+    workspace, _ann, _bob, accounts, _kept = team
+
+    # when
+    workspace_offboard(workspace=workspace, actor=OPERATOR)
+
+    # then
+    rows = list(disconnect_audit().order_by("created_at"))
+    assert [row.subject_ids[0] for row in rows] == [a.public_id for a in accounts]
+    assert {(row.actor_type, row.actor_id, row.data["reason"]) for row in rows} == {
+        ("system", "offboard_workspace", DisconnectReason.OFFBOARDING.value)
+    }
+    (summary_event,) = AuditEvent.objects.filter(action="workspace.offboarded")
+    assert summary_event.workspace_id == workspace.public_id
+    assert summary_event.subject_ids == [workspace.public_id]
+    assert (summary_event.actor_type, summary_event.actor_id) == ("system", "offboard_workspace")
+    assert summary_event.data == {
+        "accounts": 3,
+        "disconnected": 3,
+        "alreadyGone": 0,
+        "failed": 0,
+        "canceledScheduledPosts": 3,
+        "purged": {"metrics": 3, "metricsSnapshots": 4, "inboxItems": 4},
+    }
+
+
+def test_dry_run_changes_nothing_and_reports_what_the_real_run_does(team):
+    # given
+    workspace, *_ = team
+    before = database_state()
+
+    # when
+    preview = workspace_offboard(workspace=workspace, actor=OPERATOR, dry_run=True)
+
+    # then
+    assert database_state() == before
+    assert preview.dry_run
+    assert {item.outcome for item in preview.items} == {"would_disconnect"}
+    assert not AuditEvent.objects.filter(action="workspace.offboarded").exists()
+
+    done = workspace_offboard(workspace=workspace, actor=OPERATOR)
+    assert preview.as_dict()["totals"] == done.as_dict()["totals"]
+    assert [i.social_account_id for i in preview.items] == [i.social_account_id for i in done.items]
+
+
+def test_one_failing_account_is_reported_and_the_others_are_still_done(team, monkeypatch, caplog):
+    # given: the platform's second account blows up mid-disconnect
+    workspace, ann, _bob, accounts, _kept = team
+    broken = accounts[1]
+
+    def disconnect_or_fail(*, account, **kwargs):
+        if account.pk == broken.pk:
+            raise RuntimeError("database went away\nwith a long story")
+        return social_account_disconnect(account=account, **kwargs)
+
+    monkeypatch.setattr(offboarding_module, "social_account_disconnect", disconnect_or_fail)
+
+    # when
+    summary = workspace_offboard(workspace=workspace, actor=OPERATOR)
+
+    # then
+    assert [item.outcome for item in summary.items] == ["disconnected", "failed", "disconnected"]
+    failed = summary.items[1]
+    assert failed.error == "RuntimeError: database went away"
+    assert failed.report is None
+    assert (failed.platform, failed.handle) == (broken.platform, broken.platform_username)
+    assert (summary.disconnected, summary.failed) == (2, 1)
+    assert set(SocialAccount.objects.filter(workspace=workspace)) == {broken}
+    assert followers_of(ann) == 200 + 50
+    assert "Could not disconnect " + broken.public_id in caplog.text
+    assert "Traceback" in caplog.text
+    (summary_event,) = AuditEvent.objects.filter(action="workspace.offboarded")
+    assert summary_event.data["failed"] == 1
+
+
+def test_an_account_disconnected_meanwhile_is_already_gone(team):
+    # given: while the run works on the first account, someone disconnects the third
+    workspace, _ann, _bob, accounts, _kept = team
+    progress = []
+
+    def on_item(item, done, total):
+        progress.append((item.social_account_id, item.outcome, done, total))
+        if done == 1:
+            social_account_disconnect(
+                account=accounts[2], actor=Actor.system("tests"), reason="revoked_by_user"
+            )
+
+    # when
+    summary = workspace_offboard(workspace=workspace, actor=OPERATOR, on_item=on_item)
+
+    # then
+    assert progress == [
+        (accounts[0].public_id, "disconnected", 1, 3),
+        (accounts[1].public_id, "disconnected", 2, 3),
+        (accounts[2].public_id, "already_gone", 3, 3),
+    ]
+    gone = summary.items[2]
+    assert (gone.platform, gone.handle, gone.report) == (
+        Platform.YOUTUBE,
+        accounts[2].platform_username,
+        None,
+    )
+    assert (summary.disconnected, summary.already_gone, summary.failed) == (2, 1, 0)
+    assert disconnect_audit().count() == 3  # the other caller's one, not repeated
+    assert not SocialAccount.objects.filter(workspace=workspace).exists()
+
+
+def test_user_offboard_covers_the_users_accounts_in_every_workspace(team):
+    # given
+    _workspace, ann, bob, accounts, kept = team
+
+    # when
+    summary = user_offboard(user=ann, actor=Actor.system("offboard_user"))
+
+    # then: ann's three accounts (two workspaces) are gone, bob's stays
+    assert {item.social_account_id for item in summary.items} == {
+        accounts[0].public_id,
+        accounts[1].public_id,
+        kept.public_id,
+    }
+    assert summary.disconnected == 3
+    assert list(SocialAccount.objects.values_list("id", flat=True)) == [accounts[2].pk]
+    assert followers_of(ann) == 0
+    assert followers_of(bob) == 300
+    assert {row.data["reason"] for row in disconnect_audit()} == {"offboarding"}
+    (summary_event,) = AuditEvent.objects.filter(action="user.offboarded")
+    assert summary_event.subject_ids == [ann.public_id]
+    assert summary_event.data["disconnected"] == 3
+
+
+def test_disconnect_each_follows_the_given_order_and_names_unknown_ids(team):
+    # given: public ids and primary keys, one unknown, one repeated
+    workspace, _ann, _bob, accounts, kept = team
+    unknown = "sa_00000000-0000-4000-8000-000000000000"
+
+    # when
+    summary = social_accounts_disconnect_each(
+        account_ids=[kept.public_id, accounts[2].pk, unknown, kept.pk],
+        actor=Actor.system("tests"),
+        reason=DisconnectReason.REVOKED_BY_STAFF,
+    )
+
+    # then
+    assert [(i.social_account_id, i.outcome) for i in summary.items] == [
+        (kept.public_id, "disconnected"),
+        (accounts[2].public_id, "disconnected"),
+        (unknown, "already_gone"),
+    ]
+    assert {row.data["reason"] for row in disconnect_audit()} == {"revoked_by_staff"}
+    assert SocialAccount.objects.filter(workspace=workspace).count() == 2
+    assert not AuditEvent.objects.filter(action__endswith=".offboarded").exists()
+
+
+def test_summary_as_dict_is_json_ready(team):
+    # given
+    workspace, *_ = team
+
+    # when
+    summary = workspace_offboard(workspace=workspace, actor=OPERATOR)
+    document = json.loads(json.dumps(summary.as_dict()))
+
+    # then
+    assert document["dryRun"] is False
+    assert document["totals"]["disconnected"] == 3
+    first = document["items"][0]
+    assert first["outcome"] == "disconnected"
+    assert first["reason"] == "offboarding"
+    assert first["workspaceId"] == workspace.public_id
+    assert first["canceledScheduledPosts"] == 2
+    assert first["purged"] == {"metrics": 1, "metricsSnapshots": 3, "inboxItems": 1}
+    assert dt.datetime.fromisoformat(first["disconnectedAt"])
+
+
+def test_a_rerun_finds_nothing_left_and_repeats_nothing(team):
+    # given
+    workspace, *_ = team
+    workspace_offboard(workspace=workspace, actor=OPERATOR)
+
+    # when
+    again = workspace_offboard(workspace=workspace, actor=OPERATOR)
+
+    # then
+    assert again.items == ()
+    assert disconnect_audit().count() == 3
+
+
+def _offboard_statements(workspace) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        workspace_offboard(workspace=workspace, actor=OPERATOR)
+    return len(captured.captured_queries)
+
+
+def test_statement_count_per_account_is_constant_whatever_the_history():
+    # given: three workspaces, with one small account, two small ones, two large ones
+    owner = UserFactory()
+    creators = [UserFactory() for _ in range(2)]
+    one, two_small, two_large = (shared_workspace(owner, name) for name in "abc")
+    account_in(one, creators[0], Platform.X, snapshots=1)
+    for creator in creators:
+        account_in(two_small, creator, Platform.INSTAGRAM, snapshots=1, inbox=1)
+        account_in(two_large, creator, Platform.YOUTUBE, queued=40, snapshots=500, inbox=100)
+
+    # when
+    one_account = _offboard_statements(one)
+    two_small_accounts = _offboard_statements(two_small)
+    two_large_accounts = _offboard_statements(two_large)
+
+    # then: each account adds the same statements, however much history it has
+    assert two_small_accounts == two_large_accounts
+    per_account = two_small_accounts - one_account
+    assert per_account == DISCONNECT_QUERIES  # the disconnect's own statements, nothing more
+    assert one_account == SNAPSHOT_QUERIES + DISCONNECT_QUERIES + SUMMARY_EVENT_QUERIES
