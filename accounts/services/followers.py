@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from django.db import transaction
-from django.db.models import OuterRef, QuerySet, Subquery, Sum
+from django.db.models import F, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from accounts.models import CreatorProfile, SocialAccount, SocialMetrics
@@ -51,3 +51,25 @@ def creator_followers_recompute_for_account(*, social_account_id: int | uuid.UUI
 def creator_followers_recompute_all() -> int:
     """Every creator's total, in one statement; returns how many profiles were updated."""
     return CreatorProfile.objects.update(total_followers=_follower_sum_for_outer_user())
+
+
+def creator_followers_repair(
+    *, user_ids: list[uuid.UUID] | None = None
+) -> list[tuple[str, int, int]]:
+    """Correct the totals that differ from the sum (of ``user_ids``' profiles, or every one).
+
+    Returns ``(email, stored, actual)`` for each profile that was off. The correction is the
+    locked recompute above, so a disconnect committing meanwhile cannot leave a stale total.
+    """
+    profiles = CreatorProfile.objects.all()
+    if user_ids is not None:
+        profiles = profiles.filter(user_id__in=user_ids)
+    drifted = list(
+        profiles.annotate(actual=_follower_sum_for_outer_user())
+        .exclude(total_followers=F("actual"))
+        .order_by("user__email")
+        .values_list("user_id", "user__email", "total_followers", "actual")
+    )
+    if drifted:
+        _recompute_locked(CreatorProfile.objects.filter(user_id__in=[row[0] for row in drifted]))
+    return [(email, stored, actual) for _user_id, email, stored, actual in drifted]

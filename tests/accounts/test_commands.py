@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -299,10 +300,6 @@ def test_progress_is_a_redrawn_bar_on_a_terminal(team):
     # given: stderr is a terminal
     workspace, *_ = team
 
-    class Terminal(io.StringIO):
-        def isatty(self):
-            return True
-
     stderr = Terminal()
 
     # when
@@ -315,6 +312,56 @@ def test_progress_is_a_redrawn_bar_on_a_terminal(team):
     assert [frame.split("]")[1].strip() for frame in frames] == ["1/3", "2/3", "3/3"]
     assert frames[-1] == "[" + "#" * 30 + "] 3/3\n"
     assert frames[0].startswith("[" + "#" * 10 + " " * 20 + "]")
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_the_bar_holds_back_info_log_lines_but_not_failures(team, monkeypatch, caplog):
+    # given: stderr is a terminal, and the second account's disconnect fails
+    workspace, _ann, _bob, accounts, _kept = team
+    real = offboarding_module.social_account_disconnect
+
+    def failing_on_the_second(*, account, **kwargs):
+        if account.pk == accounts[1].pk:
+            raise RuntimeError("platform exploded")
+        return real(account=account, **kwargs)
+
+    monkeypatch.setattr(offboarding_module, "social_account_disconnect", failing_on_the_second)
+
+    # when
+    with caplog.at_level(logging.INFO), pytest.raises(CommandError):
+        call_command(
+            "offboard_workspace",
+            workspace.public_id,
+            "--yes",
+            stdout=io.StringIO(),
+            stderr=Terminal(),
+        )
+    during = [(record.levelname, record.getMessage()) for record in caplog.records]
+    caplog.clear()
+    logging.getLogger("socialhub.social").info("after the run")
+
+    # then: no per-account INFO line while the bar was drawn, the failure logged, and the
+    # log unfiltered again afterwards
+    assert [level for level, _ in during] == ["ERROR"]
+    assert accounts[1].public_id in during[0][1]
+    assert [record.getMessage() for record in caplog.records] == ["after the run"]
+
+
+@pytest.mark.parametrize(("verbosity", "lines"), [("0", 0), ("1", 3), ("2", 3)])
+def test_verbosity_sets_the_progress_lines_off_a_terminal(team, verbosity, lines):
+    # given
+    workspace, *_ = team
+
+    # when
+    run = Run("offboard_workspace", workspace.public_id, "--yes", "--verbosity", verbosity)
+
+    # then
+    assert run.exit_code == 0
+    assert len([line for line in run.err.splitlines() if line.startswith("[")]) == lines
 
 
 # --- offboard_user ----------------------------------------------------------------------
@@ -442,10 +489,10 @@ def test_disconnect_account_refuses_an_unknown_or_malformed_id(team, account_id,
 # --- recompute_followers ----------------------------------------------------------------
 
 
-def test_recompute_followers_all_repairs_every_total(team):
-    # given: totals that drifted
+def test_recompute_followers_all_repairs_every_total_and_lists_the_wrong_ones(team):
+    # given: two totals that drifted, the rest right
     _workspace, ann, bob, *_ = team
-    CreatorProfile.objects.update(total_followers=7)
+    CreatorProfile.objects.filter(user__in=[ann, bob]).update(total_followers=7)
     profiles = CreatorProfile.objects.count()
 
     # when
@@ -453,38 +500,62 @@ def test_recompute_followers_all_repairs_every_total(team):
 
     # then
     assert run.exit_code == 0
-    assert run.out.strip() == f"Recomputed total followers of {profiles} creator profile(s)."
+    first, *corrections = run.out.strip().splitlines()
+    assert first == f"Checked {profiles} creator profile(s): 2 total(s) corrected."
+    assert sorted(corrections) == sorted([f"  {ann.email}: 7 -> 1250", f"  {bob.email}: 7 -> 300"])
     assert (followers_of(ann), followers_of(bob)) == (1000 + 200 + 50, 300)
 
 
-def test_recompute_followers_for_one_user_leaves_the_others(team):
+def test_recompute_followers_with_nothing_wrong_changes_nothing(team):
+    # given
+    before = database_state()
+
+    # when
+    run = Run("recompute_followers", "--all")
+
+    # then
+    assert run.exit_code == 0
+    assert run.out.endswith(": 0 total(s) corrected.\n")
+    assert database_state() == before
+
+
+def test_recompute_followers_for_named_users_leaves_the_others(team):
     # given
     _workspace, ann, bob, *_ = team
     CreatorProfile.objects.update(total_followers=7)
 
-    # when
-    run = Run("recompute_followers", "--user", ann.email)
+    # when: named by email, in any case
+    run = Run("recompute_followers", ann.email.upper())
 
     # then
     assert run.exit_code == 0
-    assert f"1 creator profile: {ann.email} now has 1250." in run.out
+    assert run.out.splitlines() == [
+        "Checked 1 creator profile(s): 1 total(s) corrected.",
+        f"  {ann.email}: 7 -> 1250",
+    ]
     assert (followers_of(ann), followers_of(bob)) == (1250, 7)
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--user", "nobody@example.com"], "No user with email 'nobody@example.com'."),
-        ([], "one of the arguments --all --user is required"),
+        (["nobody@example.com"], "No user with email nobody@example.com; nothing changed."),
+        ([], "Name creators by email, or pass --all (not both)."),
+        (["--all", "someone@example.com"], "Name creators by email, or pass --all (not both)."),
     ],
 )
 def test_recompute_followers_refuses_bad_input(team, args, message):
+    # given
+    CreatorProfile.objects.update(total_followers=7)
+    before = database_state()
+
     # when
     run = Run("recompute_followers", *args)
 
     # then
     assert run.exit_code == 1
     assert message in run.message
+    assert database_state() == before
 
 
 # --- an interrupted offboarding ---------------------------------------------------------

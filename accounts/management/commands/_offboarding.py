@@ -4,6 +4,7 @@ summary table and the exit codes (0 done, 1 refused or aborted, 2 some account f
 from __future__ import annotations
 
 import json
+import logging
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -55,15 +56,37 @@ def preview_line(summary: OffboardingSummary) -> str:
 
 
 class Progress:
-    """``on_item`` for the services: a bar redrawn with ``\\r`` on a terminal, one line per
-    account otherwise (logs, pipes)."""
+    """``on_item`` for the services, as a context manager.
 
-    def __init__(self, command: BaseCommand) -> None:
+    On a terminal: a bar redrawn with ``\\r``, with the per-account INFO log lines held back
+    while it is drawn (they would break it; warnings and errors still show, and the audit
+    trail and the summary name every account). Otherwise (logs, pipes, ``-v 2``): one line
+    per account next to the log. ``-v 0``: no progress at all.
+    """
+
+    def __init__(self, command: BaseCommand, *, verbosity: int = 1) -> None:
         self.stderr = command.stderr
-        self.redraw = self.stderr.isatty()
+        self.quiet = verbosity == 0
+        self.redraw = not self.quiet and verbosity < 2 and self.stderr.isatty()
         self.drawn = False
+        self._held_back: list[logging.Handler] = []
+
+    def __enter__(self) -> Progress:
+        if self.redraw:
+            self._held_back = list(logging.getLogger().handlers)
+            for handler in self._held_back:
+                handler.addFilter(_warnings_only)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        for handler in self._held_back:
+            handler.removeFilter(_warnings_only)
+        if self.drawn:
+            self.stderr.write("", style_func=_plain)
 
     def __call__(self, item: OffboardingItem, done: int, total: int) -> None:
+        if self.quiet:
+            return
         if self.redraw:
             filled = BAR_WIDTH * done // total if total else BAR_WIDTH
             bar = "#" * filled + " " * (BAR_WIDTH - filled)
@@ -77,9 +100,9 @@ class Progress:
             self.stderr.write(line, style_func=_plain)
         self.stderr.flush()
 
-    def close(self) -> None:
-        if self.drawn:
-            self.stderr.write("", style_func=_plain)
+
+def _warnings_only(record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.WARNING
 
 
 def _purged(item: OffboardingItem) -> str:
@@ -158,9 +181,6 @@ def run(command: BaseCommand, offboard, *, question: str, options: dict) -> None
         preview = offboard(dry_run=True, on_item=None)
         command.stderr.write(preview_line(preview), style_func=_plain)
         confirm(command, question)
-    progress = Progress(command)
-    try:
+    with Progress(command, verbosity=options["verbosity"]) as progress:
         summary = offboard(dry_run=dry_run, on_item=progress)
-    finally:
-        progress.close()
     finish(command, summary, as_json=as_json)

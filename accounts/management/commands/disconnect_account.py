@@ -52,11 +52,8 @@ class Command(BaseCommand):
             confirm(
                 self, f"Disconnect {item.platform} account {item.handle or item.social_account_id}?"
             )
-        progress = Progress(self)
-        try:
+        with Progress(self, verbosity=options["verbosity"]) as progress:
             summary = disconnect(dry_run=False, on_item=progress)
-        finally:
-            progress.close()
         if summary.already_gone:  # disconnected by someone else since the preview
             raise CommandError(f"Social account {social_account_id} not found.")
         finish(self, summary, as_json=options["json"])

@@ -1,39 +1,51 @@
-"""Recompute creators' total_followers from their accounts' metrics."""
+"""Repair creators' total_followers: each becomes the sum over the creator's accounts."""
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db.models import Q
 
 from accounts.models import CreatorProfile, User
-from accounts.services.followers import creator_followers_recompute, creator_followers_recompute_all
+from accounts.services.followers import creator_followers_repair
+
+LISTED = 50  # corrections printed one per line; the rest are counted
 
 
 class Command(BaseCommand):
-    help = "Set total_followers to the sum over the creator's accounts, for one user or all."
+    help = (
+        "Recompute total_followers from the accounts' metrics for the creators named by "
+        "email, or for every creator with --all, and list the totals that were wrong."
+    )
 
     def add_arguments(self, parser):
-        target = parser.add_mutually_exclusive_group(required=True)
-        target.add_argument("--all", action="store_true", help="Every creator profile.")
-        target.add_argument("--user", metavar="EMAIL", help="The creator with this email.")
+        parser.add_argument("emails", nargs="*", metavar="EMAIL", help="A creator's email.")
+        parser.add_argument("--all", action="store_true", help="Every creator profile.")
 
-    def handle(self, *args, **options):
+    def handle(self, *args, emails, **options):
+        if bool(emails) == bool(options["all"]):
+            raise CommandError("Name creators by email, or pass --all (not both).")
         if options["all"]:
-            updated = creator_followers_recompute_all()
-            self.stdout.write(f"Recomputed total followers of {updated} creator profile(s).")
-            return
-        email = options["user"]
-        user = User.objects.filter(email__iexact=email.strip()).first()
-        if user is None:
-            raise CommandError(f"No user with email {email!r}.")
-        creator_followers_recompute(user_id=user.pk)
-        total = (
-            CreatorProfile.objects.filter(user_id=user.pk)
-            .values_list("total_followers", flat=True)
-            .first()
-        )
-        if total is None:
-            self.stdout.write(
-                f"Recomputed total followers of 0 creator profiles ({user.email} has none)."
-            )
-            return
+            user_ids = None
+            checked = CreatorProfile.objects.count()
+        else:
+            wanted = {email.strip().lower() for email in emails}
+            matches = Q()
+            for email in wanted:
+                matches |= Q(email__iexact=email)
+            users = {
+                email.lower(): pk
+                for email, pk in User.objects.filter(matches).values_list("email", "pk")
+            }
+            unknown = sorted(wanted - set(users))
+            if unknown:
+                raise CommandError(f"No user with email {', '.join(unknown)}; nothing changed.")
+            user_ids = list(users.values())
+            checked = CreatorProfile.objects.filter(user_id__in=user_ids).count()
+
+        corrected = creator_followers_repair(user_ids=user_ids)
+
         self.stdout.write(
-            f"Recomputed total followers of 1 creator profile: {user.email} now has {total}."
+            f"Checked {checked} creator profile(s): {len(corrected)} total(s) corrected."
         )
+        for email, stored, actual in corrected[:LISTED]:
+            self.stdout.write(f"  {email}: {stored} -> {actual}")
+        if len(corrected) > LISTED:
+            self.stdout.write(f"  … and {len(corrected) - LISTED} more.")
