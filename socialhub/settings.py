@@ -272,6 +272,8 @@ if CELERY_BROKER_URL == "filesystem://":
 else:
     # Must exceed the longest task plus the longest countdown/ETA, or tasks run twice.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 6 * 3600}
+# Task modules autodiscovery does not reach (see accounts/tasks/__init__.py).
+CELERY_IMPORTS = ("accounts.tasks.offboarding",)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = False
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -341,6 +343,10 @@ CELERY_BEAT_SCHEDULE.update(
         },
     }
 )
+
+# The admin's disconnect and offboard actions run in the request up to this many accounts,
+# and as a background task (a worker) beyond it.
+ADMIN_INLINE_DISCONNECT_MAX = int(os.environ.get("ADMIN_INLINE_DISCONNECT_MAX", "200"))
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 LOGGING = {

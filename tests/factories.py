@@ -206,3 +206,39 @@ def sandbox_connected_account(
 ) -> SocialAccount:
     """An account connected with real sandbox tokens (publish, refresh and revoke work)."""
     return sandbox_account_connect(user, platform, handle, followers, workspace)
+
+
+def account_in(workspace, user, platform, *, followers=100, queued=1, snapshots=2, inbox=1):
+    """An account of ``user`` in ``workspace`` with metrics, queued and published targets,
+    snapshots and inbox items, written in bulk."""
+    account = SocialAccountFactory(
+        user=user, workspace=workspace, platform=platform, followers=followers
+    )
+    posts = ScheduledPost.objects.bulk_create(
+        ScheduledPost(
+            workspace=workspace,
+            author=user,
+            scheduled_at=timezone.now() + dt.timedelta(hours=1),
+            status=ScheduledPost.Status.QUEUED if i < queued else ScheduledPost.Status.PUBLISHED,
+        )
+        for i in range(queued + 1)
+    )
+    PostTarget.objects.bulk_create(
+        PostTarget(
+            post=post,
+            social_account=account,
+            account_platform=account.platform,
+            account_handle=account.platform_username,
+            status=PostTarget.Status.QUEUED if i < queued else PostTarget.Status.PUBLISHED,
+        )
+        for i, post in enumerate(posts)
+    )
+    MetricsSnapshot.objects.bulk_create(
+        MetricsSnapshot(social_account=account, day=dt.date(2024, 1, 1) + dt.timedelta(days=i))
+        for i in range(snapshots)
+    )
+    InboxItem.objects.bulk_create(
+        InboxItem(social_account=account, platform_item_id=f"{account.pk}-{i}")
+        for i in range(inbox)
+    )
+    return account

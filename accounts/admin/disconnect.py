@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin import helpers
 from django.template.response import TemplateResponse
@@ -28,6 +29,9 @@ from accounts.services.offboarding import (
 # accounts is the gate (superusers have it). The plain delete page stays off for everyone.
 DISCONNECT_PERMISSION = "accounts.delete_socialaccount"
 
+# The preview lists this many accounts one per row; its totals always cover all of them.
+PREVIEW_ROWS = 200
+
 OUTCOME_LABELS = {
     WOULD_DISCONNECT: "will be disconnected",
     DISCONNECTED: "disconnected",
@@ -39,6 +43,22 @@ OUTCOME_LABELS = {
 def confirmed(request) -> bool:
     """True on the confirmation page's POST, false on the first one from the changelist."""
     return bool(request.POST.get("apply"))
+
+
+def in_background(account_count: int) -> bool:
+    """Whether a run of this size goes to a worker instead of holding the request."""
+    return account_count > settings.ADMIN_INLINE_DISCONNECT_MAX
+
+
+def report_queued(modeladmin, request, *, what: str, account_count: int) -> None:
+    """E.g. "Offboarding “Acme” (1200 accounts) in the background. …"."""
+    accounts = ngettext("%d account", "%d accounts", account_count) % account_count
+    modeladmin.message_user(
+        request,
+        f"{what} ({accounts}) in the background. Each account is committed and audited on "
+        "its own; accounts leave the list as they are done.",
+        messages.SUCCESS,
+    )
 
 
 @dataclass(frozen=True)
@@ -61,8 +81,10 @@ class PreviewRow:
 
 
 def _preview_rows(summary: OffboardingSummary) -> list[PreviewRow]:
-    """The dry run's items with the owner's email and the workspace's name, in one read."""
-    public_ids = [item.social_account_id for item in summary.items]
+    """The dry run's first items with the owner's email and the workspace's name, in one
+    read."""
+    items = summary.items[:PREVIEW_ROWS]
+    public_ids = [item.social_account_id for item in items]
     owners = {
         account.public_id: account
         for account in SocialAccount.objects.filter(
@@ -72,7 +94,7 @@ def _preview_rows(summary: OffboardingSummary) -> list[PreviewRow]:
         .only("id", "user__email", "workspace__name")
     }
     rows = []
-    for item in summary.items:
+    for item in items:
         owner = owners.get(item.social_account_id)
         rows.append(
             PreviewRow(
@@ -105,6 +127,8 @@ def preview_response(
         "app_label": opts.app_label,
         "media": modeladmin.media,
         "rows": _preview_rows(summary),
+        "more_rows": max(len(summary.items) - PREVIEW_ROWS, 0),
+        "background": in_background(len(summary.items)),
         "summary": summary,
         "action": action,
         "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,

@@ -17,9 +17,17 @@ from accounts.models import (
 from accounts.services.actors import Actor
 from accounts.services.disconnect import DisconnectReason
 from accounts.services.offboarding import social_accounts_disconnect_each
+from accounts.tasks.offboarding import social_accounts_disconnect_task
 
 from .base import TOKEN_FIELDS, ReadOnlyAdmin
-from .disconnect import DISCONNECT_PERMISSION, confirmed, preview_response, report_outcome
+from .disconnect import (
+    DISCONNECT_PERMISSION,
+    confirmed,
+    in_background,
+    preview_response,
+    report_outcome,
+    report_queued,
+)
 
 
 class SocialMetricsInline(admin.StackedInline):
@@ -80,6 +88,17 @@ class SocialAccountAdmin(admin.ModelAdmin):
     def disconnect_selected(self, request, queryset):
         account_ids = list(queryset.values_list("pk", flat=True))
         apply = confirmed(request)
+        if apply and in_background(len(account_ids)):
+            social_accounts_disconnect_task.delay_on_commit(
+                [str(pk) for pk in account_ids], str(request.user.pk)
+            )
+            report_queued(
+                self,
+                request,
+                what="Disconnecting the selected accounts",
+                account_count=len(account_ids),
+            )
+            return None
         summary = social_accounts_disconnect_each(
             account_ids=account_ids,
             actor=Actor.for_user(request.user),

@@ -10,9 +10,17 @@ from accounts.models import CreatorProfile, Membership, User, Workspace
 from accounts.services.actors import Actor
 from accounts.services.offboarding import workspace_offboard
 from accounts.services.users import user_register
+from accounts.tasks.offboarding import workspace_offboard_task
 
 from .base import KeepsSocialAccountsAdmin
-from .disconnect import DISCONNECT_PERMISSION, confirmed, preview_response, report_outcome
+from .disconnect import (
+    DISCONNECT_PERMISSION,
+    confirmed,
+    in_background,
+    preview_response,
+    report_outcome,
+    report_queued,
+)
 
 
 @admin.register(User)
@@ -100,6 +108,15 @@ class WorkspaceAdmin(KeepsSocialAccountsAdmin):
             return None
         workspace = selected[0]
         apply = confirmed(request)
+        if apply and in_background(workspace.social_account_count):
+            workspace_offboard_task.delay_on_commit(str(workspace.pk), str(request.user.pk))
+            report_queued(
+                self,
+                request,
+                what=f"Offboarding “{workspace.name}”",
+                account_count=workspace.social_account_count,
+            )
+            return None
         summary = workspace_offboard(
             workspace=workspace, actor=Actor.for_user(request.user), dry_run=not apply
         )

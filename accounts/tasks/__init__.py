@@ -1,6 +1,8 @@
 """Celery tasks of the accounts app, one module per concern. Each task only calls a service.
 
-Celery's autodiscovery imports this package, so every task module is imported here.
+Celery's autodiscovery imports this package, so every task module is imported here, except
+``offboarding``: its tasks call the disconnect service, which itself imports this package (for
+the revocation task), so the worker loads that module through ``CELERY_IMPORTS``.
 """
 
 from .idempotency import idempotency_records_purge_task

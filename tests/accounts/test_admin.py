@@ -412,3 +412,92 @@ def test_a_failed_disconnect_is_reported_as_an_error(staff_client, monkeypatch):
         r'class="error">Could not disconnect instagram account [^<]*platform unreachable', html
     )
     assert list(SocialAccount.objects.filter(user=creator)) == [broken]
+
+
+def test_a_selection_over_the_inline_limit_is_disconnected_by_a_worker(
+    staff_client, staff, settings, django_capture_on_commit_callbacks
+):
+    # given: runs of more than one account go to the background
+    settings.ADMIN_INLINE_DISCONNECT_MAX = 1
+    creator = UserFactory()
+    accounts = [
+        account_with_history(creator, platform, queued=1, published=0, snapshots=1, inbox=0)
+        for platform in (Platform.INSTAGRAM, Platform.X)
+    ]
+    selection = {
+        "action": "disconnect_selected",
+        "_selected_action": [str(account.pk) for account in accounts],
+    }
+
+    # when: the preview, then the confirmation
+    preview = staff_client.post("/admin/accounts/socialaccount/", selection).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        done = staff_client.post(
+            "/admin/accounts/socialaccount/", {**selection, "apply": "yes"}, follow=True
+        )
+        still_there_after_the_request = SocialAccount.objects.filter(user=creator).count()
+
+    # then: the preview said so, the request only queued the run, and the worker (eager
+    # here) disconnected both as the staff user
+    assert 'id="disconnect-background"' in preview
+    assert (
+        "Disconnecting the selected accounts (2 accounts) in the background."
+        in done.content.decode()
+    )
+    assert still_there_after_the_request == 2
+    assert not SocialAccount.objects.filter(user=creator).exists()
+    audit = AuditEvent.objects.filter(action="social_account.disconnected")
+    assert {(e.actor_id, e.data["reason"]) for e in audit} == {
+        (staff.public_id, "revoked_by_staff")
+    }
+    assert audit.count() == 2
+
+
+def test_a_workspace_over_the_inline_limit_is_offboarded_by_a_worker(
+    staff_client, staff, settings, django_capture_on_commit_callbacks
+):
+    # given
+    settings.ADMIN_INLINE_DISCONNECT_MAX = 1
+    owner = UserFactory()
+    team = shared_workspace(owner, name="Big agency")
+    for platform in (Platform.INSTAGRAM, Platform.X):
+        account = account_with_history(owner, platform, queued=1, published=0, snapshots=0, inbox=0)
+        SocialAccount.objects.filter(pk=account.pk).update(workspace=team)
+    selection = {"action": "offboard_workspace", "_selected_action": [str(team.pk)]}
+
+    # when
+    with django_capture_on_commit_callbacks(execute=True):
+        done = staff_client.post(
+            "/admin/accounts/workspace/", {**selection, "apply": "yes"}, follow=True
+        )
+
+    # then
+    assert "Offboarding “Big agency” (2 accounts) in the background." in (done.content.decode())
+    assert not SocialAccount.objects.filter(workspace=team).exists()
+    summary = AuditEvent.objects.get(action="workspace.offboarded")
+    assert (summary.actor_id, summary.data["disconnected"]) == (staff.public_id, 2)
+
+
+def test_the_preview_lists_the_first_rows_and_counts_all_in_the_totals(staff_client, monkeypatch):
+    # given: a preview of at most one row
+    monkeypatch.setattr("accounts.admin.disconnect.PREVIEW_ROWS", 1)
+    creator = UserFactory()
+    accounts = [
+        account_with_history(creator, platform, queued=2, published=0, snapshots=0, inbox=0)
+        for platform in (Platform.INSTAGRAM, Platform.X, Platform.YOUTUBE)
+    ]
+
+    # when
+    preview = staff_client.post(
+        "/admin/accounts/socialaccount/",
+        {
+            "action": "disconnect_selected",
+            "_selected_action": [str(account.pk) for account in accounts],
+        },
+    ).content.decode()
+
+    # then
+    assert preview.count("<tr data-account=") == 1
+    assert "… and 2 more accounts (counted in the totals)." in preview
+    assert re.search(r'<td class="canceled">6</td>', preview)
+    assert SocialAccount.objects.filter(user=creator).count() == 3

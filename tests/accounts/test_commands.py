@@ -34,9 +34,8 @@ from accounts.models import (
 from accounts.services import offboarding as offboarding_module
 from accounts.services.disconnect import social_account_disconnect
 from scheduling.models import PostTarget, ScheduledPost
-from tests.accounts.test_offboarding import account_in
 from tests.celery_worker import broker_url, database_url
-from tests.factories import UserFactory, add_member, personal_workspace, shared_workspace
+from tests.factories import UserFactory, account_in, personal_workspace, shared_workspace
 from tests.helpers import database_state, followers_of
 
 pytestmark = pytest.mark.django_db
@@ -85,22 +84,6 @@ def answer(monkeypatch):
         monkeypatch.setattr("builtins.input", fake_input)
 
     return install
-
-
-@pytest.fixture
-def team():
-    """A shared workspace with ann's instagram (1000, two queued posts) and x (200), and
-    bob's youtube (300); ann keeps a tiktok account (50) in her personal workspace."""
-    ann, bob = UserFactory(), UserFactory()
-    workspace = shared_workspace(ann)
-    add_member(workspace, bob)
-    accounts = [
-        account_in(workspace, ann, Platform.INSTAGRAM, followers=1000, queued=2, snapshots=3),
-        account_in(workspace, ann, Platform.X, followers=200, queued=1, snapshots=1, inbox=2),
-        account_in(workspace, bob, Platform.YOUTUBE, followers=300, queued=0, snapshots=0),
-    ]
-    kept = account_in(personal_workspace(ann), ann, Platform.TIKTOK_BUSINESS, followers=50)
-    return workspace, ann, bob, accounts, kept
 
 
 # --- offboard_workspace -----------------------------------------------------------------

@@ -8,9 +8,8 @@ import json
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 
-from accounts.models import AuditEvent, InboxItem, MetricsSnapshot, Platform, SocialAccount
+from accounts.models import AuditEvent, Platform, SocialAccount
 from accounts.services import offboarding as offboarding_module
 from accounts.services.actors import Actor
 from accounts.services.disconnect import DisconnectReason, social_account_disconnect
@@ -19,15 +18,9 @@ from accounts.services.offboarding import (
     user_offboard,
     workspace_offboard,
 )
-from scheduling.models import PostTarget, ScheduledPost
+from scheduling.models import PostTarget
 from tests.accounts.test_disconnect import DISCONNECT_QUERIES
-from tests.factories import (
-    SocialAccountFactory,
-    UserFactory,
-    add_member,
-    personal_workspace,
-    shared_workspace,
-)
+from tests.factories import UserFactory, account_in, shared_workspace
 from tests.helpers import database_state, followers_of
 
 pytestmark = pytest.mark.django_db
@@ -38,58 +31,6 @@ OPERATOR = Actor.system("offboard_workspace")
 SNAPSHOT_QUERIES = 1
 SUMMARY_EVENT_QUERIES = 3
 PLATFORMS = list(Platform.values)
-
-
-def account_in(workspace, user, platform, *, followers=100, queued=1, snapshots=2, inbox=1):
-    """An account of ``user`` in ``workspace`` with metrics, queued and published targets,
-    snapshots and inbox items, written in bulk."""
-    account = SocialAccountFactory(
-        user=user, workspace=workspace, platform=platform, followers=followers
-    )
-    posts = ScheduledPost.objects.bulk_create(
-        ScheduledPost(
-            workspace=workspace,
-            author=user,
-            scheduled_at=timezone.now() + dt.timedelta(hours=1),
-            status=ScheduledPost.Status.QUEUED if i < queued else ScheduledPost.Status.PUBLISHED,
-        )
-        for i in range(queued + 1)
-    )
-    PostTarget.objects.bulk_create(
-        PostTarget(
-            post=post,
-            social_account=account,
-            account_platform=account.platform,
-            account_handle=account.platform_username,
-            status=PostTarget.Status.QUEUED if i < queued else PostTarget.Status.PUBLISHED,
-        )
-        for i, post in enumerate(posts)
-    )
-    MetricsSnapshot.objects.bulk_create(
-        MetricsSnapshot(social_account=account, day=dt.date(2024, 1, 1) + dt.timedelta(days=i))
-        for i in range(snapshots)
-    )
-    InboxItem.objects.bulk_create(
-        InboxItem(social_account=account, platform_item_id=f"{account.pk}-{i}")
-        for i in range(inbox)
-    )
-    return account
-
-
-@pytest.fixture
-def team():
-    """A shared workspace with two creators: ann (instagram 1000, x 200, queued posts) and
-    bob (youtube 300); ann also keeps a tiktok account (50) in her personal workspace."""
-    ann, bob = UserFactory(), UserFactory()
-    workspace = shared_workspace(ann)
-    add_member(workspace, bob)
-    accounts = [
-        account_in(workspace, ann, Platform.INSTAGRAM, followers=1000, queued=2, snapshots=3),
-        account_in(workspace, ann, Platform.X, followers=200, queued=1, snapshots=1, inbox=2),
-        account_in(workspace, bob, Platform.YOUTUBE, followers=300, queued=0, snapshots=0),
-    ]
-    kept = account_in(personal_workspace(ann), ann, Platform.TIKTOK_BUSINESS, followers=50)
-    return workspace, ann, bob, accounts, kept
 
 
 def disconnect_audit():
