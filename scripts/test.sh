@@ -8,6 +8,8 @@ scripts/services.sh
 
 export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/socialhub}"
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/1}"
+# services.sh installed Chromium: the admin's browser tests must run, not skip.
+export SOCIALHUB_REQUIRE_BROWSER=1
 
 echo "==> ruff"
 .venv/bin/ruff check .

@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import Count
+from django.urls import reverse
+from django.utils.html import format_html
 
 from accounts.models import CreatorProfile, Membership, User, Workspace
 from accounts.services.actors import Actor
@@ -91,7 +93,11 @@ class WorkspaceAdmin(KeepsSocialAccountsAdmin):
 
     @admin.display(description="social accounts", ordering="social_account_count")
     def social_accounts(self, workspace):
-        return workspace.social_account_count
+        """The count, linking to the workspace's accounts (where they can be disconnected)."""
+        url = reverse("admin:accounts_socialaccount_changelist")
+        return format_html(
+            '<a href="{}?workspace={}">{}</a>', url, workspace.pk, workspace.social_account_count
+        )
 
     def has_offboard_permission(self, request):
         return request.user.has_perm(DISCONNECT_PERMISSION)

@@ -501,3 +501,23 @@ def test_the_preview_lists_the_first_rows_and_counts_all_in_the_totals(staff_cli
     assert "… and 2 more accounts (counted in the totals)." in preview
     assert re.search(r'<td class="canceled">6</td>', preview)
     assert SocialAccount.objects.filter(user=creator).count() == 3
+
+
+def test_a_workspace_links_to_its_social_accounts(staff_client):
+    # given: two workspaces with accounts
+    owner = UserFactory()
+    team = shared_workspace(owner, name="Linked agency")
+    inside = account_with_history(owner, Platform.X, queued=0, published=0, snapshots=0, inbox=0)
+    SocialAccount.objects.filter(pk=inside.pk).update(workspace=team)
+    outside = account_with_history(
+        owner, Platform.YOUTUBE, queued=0, published=0, snapshots=0, inbox=0
+    )
+
+    # when: staff follow the count on the workspace list
+    workspaces = staff_client.get("/admin/accounts/workspace/").content.decode()
+    link = re.search(rf'<a href="([^"]+\?workspace={team.pk})">1</a>', workspaces)
+    accounts = staff_client.get(link.group(1).replace("&amp;", "&")).content.decode()
+
+    # then: the list shows that workspace's accounts only
+    assert f'value="{inside.pk}"' in accounts
+    assert f'value="{outside.pk}"' not in accounts
