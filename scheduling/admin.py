@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.utils.translation import ngettext
 
-from accounts.admin.base import TOKEN_FIELDS, ReadOnlyAdmin, ReadOnlyInline
+from accounts.admin.base import TOKEN_FIELDS, PublicIdMixin, ReadOnlyAdmin, ReadOnlyInline
 from accounts.services.actors import Actor
 
 from .models import PostTarget, ScheduledPost
@@ -33,8 +33,8 @@ class PostTargetInline(ReadOnlyInline):
 
 
 @admin.register(ScheduledPost)
-class ScheduledPostAdmin(ReadOnlyAdmin):
-    list_display = ("__str__", "workspace", "author", "status", "scheduled_at")
+class ScheduledPostAdmin(PublicIdMixin, ReadOnlyAdmin):
+    list_display = ("api_id", "__str__", "workspace", "author", "status", "scheduled_at")
     list_filter = ("status",)
     search_fields = ("text", "workspace__name", "author__email")
     list_select_related = ("workspace", "author")

@@ -3,6 +3,8 @@ cascading to social accounts."""
 
 from __future__ import annotations
 
+import uuid
+
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
@@ -10,6 +12,26 @@ from accounts.models import SocialAccount
 
 # Encrypted columns of SocialAccount (and of the revocation outbox that copies them).
 TOKEN_FIELDS = ("access_token", "refresh_token")
+
+
+class PublicIdMixin:
+    """Shows the id the API and the commands use (``ws_…``, ``sa_…``) in an "id" column and
+    finds a row when that id is pasted into the search box."""
+
+    @admin.display(description="id")
+    def api_id(self, obj) -> str:
+        return obj.public_id
+
+    def get_search_results(self, request, queryset, search_term):
+        prefix, _, rest = search_term.strip().partition("_")
+        if prefix and prefix == self.model.ID_PREFIX:
+            try:
+                pk = uuid.UUID(rest)
+            except ValueError:
+                pass
+            else:
+                return queryset.filter(pk=pk), False
+        return super().get_search_results(request, queryset, search_term)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -19,7 +19,7 @@ from accounts.services.disconnect import DisconnectReason
 from accounts.services.offboarding import social_accounts_disconnect_each
 from accounts.tasks.offboarding import social_accounts_disconnect_task
 
-from .base import TOKEN_FIELDS, ReadOnlyAdmin
+from .base import TOKEN_FIELDS, PublicIdMixin, ReadOnlyAdmin
 from .disconnect import (
     DISCONNECT_PERMISSION,
     confirmed,
@@ -41,8 +41,9 @@ class SocialMetricsInline(admin.StackedInline):
 
 
 @admin.register(SocialAccount)
-class SocialAccountAdmin(admin.ModelAdmin):
+class SocialAccountAdmin(PublicIdMixin, admin.ModelAdmin):
     list_display = (
+        "api_id",
         "platform",
         "platform_username",
         "user",
@@ -55,6 +56,7 @@ class SocialAccountAdmin(admin.ModelAdmin):
     search_fields = ("platform_username", "platform_user_id", "user__email", "workspace__name")
     list_select_related = ("user", "workspace", "metrics")
     exclude = TOKEN_FIELDS
+    readonly_fields = ("api_id",)
     raw_id_fields = ("user", "workspace")
     inlines = [SocialMetricsInline]
     actions = ["disconnect_selected"]

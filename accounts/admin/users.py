@@ -14,7 +14,7 @@ from accounts.services.offboarding import workspace_offboard
 from accounts.services.users import user_register
 from accounts.tasks.offboarding import workspace_offboard_task
 
-from .base import KeepsSocialAccountsAdmin
+from .base import KeepsSocialAccountsAdmin, PublicIdMixin
 from .disconnect import (
     DISCONNECT_PERMISSION,
     confirmed,
@@ -26,11 +26,11 @@ from .disconnect import (
 
 
 @admin.register(User)
-class UserAdmin(KeepsSocialAccountsAdmin, DjangoUserAdmin):
+class UserAdmin(PublicIdMixin, KeepsSocialAccountsAdmin, DjangoUserAdmin):
     social_account_owner = "user"
     deleted_along = (CreatorProfile,)
     ordering = ("email",)
-    list_display = ("email", "name", "is_staff", "is_active", "date_joined")
+    list_display = ("email", "api_id", "name", "is_staff", "is_active", "date_joined")
     list_filter = ("is_staff", "is_superuser", "is_active")
     search_fields = ("email", "name")
     readonly_fields = ("date_joined", "last_login")
@@ -68,9 +68,10 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Workspace)
-class WorkspaceAdmin(KeepsSocialAccountsAdmin):
+class WorkspaceAdmin(PublicIdMixin, KeepsSocialAccountsAdmin):
     social_account_owner = "workspace"
-    list_display = ("name", "is_personal", "members", "social_accounts", "created_at")
+    readonly_fields = ("api_id",)
+    list_display = ("name", "api_id", "is_personal", "members", "social_accounts", "created_at")
     list_filter = ("is_personal",)
     search_fields = ("name", "memberships__user__email")
     inlines = [MembershipInline]

@@ -521,3 +521,29 @@ def test_a_workspace_links_to_its_social_accounts(staff_client):
     # then: the list shows that workspace's accounts only
     assert f'value="{inside.pk}"' in accounts
     assert f'value="{outside.pk}"' not in accounts
+
+
+@pytest.mark.parametrize("page", ["socialaccount", "workspace", "user"])
+def test_lists_show_the_api_id_and_find_a_row_by_it(staff_client, page):
+    # given: two creators with an account each
+    first = account_with_history(
+        UserFactory(), Platform.X, queued=0, published=0, snapshots=0, inbox=0
+    )
+    second = account_with_history(
+        UserFactory(), Platform.X, queued=0, published=0, snapshots=0, inbox=0
+    )
+    wanted, other = {
+        "socialaccount": (first, second),
+        "workspace": (first.workspace, second.workspace),
+        "user": (first.user, second.user),
+    }[page]
+
+    # when: the id an operator has (from the API or a command) is pasted into the search
+    found = staff_client.get(f"/admin/accounts/{page}/", {"q": f"  {wanted.public_id} "})
+    malformed = staff_client.get(f"/admin/accounts/{page}/", {"q": f"{wanted.public_id}x"})
+
+    # then
+    html = found.content.decode()
+    assert wanted.public_id in html
+    assert f'value="{wanted.pk}"' in html and f'value="{other.pk}"' not in html
+    assert malformed.status_code == 200
