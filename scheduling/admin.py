@@ -34,7 +34,7 @@ class PostTargetInline(ReadOnlyInline):
 
 @admin.register(ScheduledPost)
 class ScheduledPostAdmin(PublicIdMixin, ReadOnlyAdmin):
-    list_display = ("api_id", "__str__", "workspace", "author", "status", "scheduled_at")
+    list_display = ("__str__", "workspace", "author", "status", "scheduled_at", "api_id")
     list_filter = ("status",)
     search_fields = ("text", "workspace__name", "author__email")
     list_select_related = ("workspace", "author")

@@ -15,12 +15,12 @@ TOKEN_FIELDS = ("access_token", "refresh_token")
 
 
 class PublicIdMixin:
-    """Shows the id the API and the commands use (``ws_…``, ``sa_…``) in an "id" column and
-    finds a row when that id is pasted into the search box."""
+    """Offers ``api_id``, the id the API and the commands use (``ws_…``, ``sa_…``), as a
+    column or read-only field, and finds a row when that id is pasted into the search box."""
 
     @admin.display(description="id")
     def api_id(self, obj) -> str:
-        return obj.public_id
+        return format_html('<code style="white-space: nowrap">{}</code>', obj.public_id)
 
     def get_search_results(self, request, queryset, search_term):
         prefix, _, rest = search_term.strip().partition("_")

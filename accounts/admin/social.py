@@ -43,7 +43,6 @@ class SocialMetricsInline(admin.StackedInline):
 @admin.register(SocialAccount)
 class SocialAccountAdmin(PublicIdMixin, admin.ModelAdmin):
     list_display = (
-        "api_id",
         "platform",
         "platform_username",
         "user",

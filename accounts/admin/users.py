@@ -30,7 +30,7 @@ class UserAdmin(PublicIdMixin, KeepsSocialAccountsAdmin, DjangoUserAdmin):
     social_account_owner = "user"
     deleted_along = (CreatorProfile,)
     ordering = ("email",)
-    list_display = ("email", "api_id", "name", "is_staff", "is_active", "date_joined")
+    list_display = ("email", "name", "is_staff", "is_active", "date_joined", "api_id")
     list_filter = ("is_staff", "is_superuser", "is_active")
     search_fields = ("email", "name")
     readonly_fields = ("date_joined", "last_login")
@@ -71,7 +71,7 @@ class MembershipInline(admin.TabularInline):
 class WorkspaceAdmin(PublicIdMixin, KeepsSocialAccountsAdmin):
     social_account_owner = "workspace"
     readonly_fields = ("api_id",)
-    list_display = ("name", "api_id", "is_personal", "members", "social_accounts", "created_at")
+    list_display = ("name", "is_personal", "members", "social_accounts", "created_at", "api_id")
     list_filter = ("is_personal",)
     search_fields = ("name", "memberships__user__email")
     inlines = [MembershipInline]

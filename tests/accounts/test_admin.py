@@ -524,7 +524,7 @@ def test_a_workspace_links_to_its_social_accounts(staff_client):
 
 
 @pytest.mark.parametrize("page", ["socialaccount", "workspace", "user"])
-def test_lists_show_the_api_id_and_find_a_row_by_it(staff_client, page):
+def test_the_api_id_is_shown_and_finds_a_row_in_the_search(staff_client, page):
     # given: two creators with an account each
     first = account_with_history(
         UserFactory(), Platform.X, queued=0, published=0, snapshots=0, inbox=0
@@ -544,6 +544,11 @@ def test_lists_show_the_api_id_and_find_a_row_by_it(staff_client, page):
 
     # then
     html = found.content.decode()
-    assert wanted.public_id in html
     assert f'value="{wanted.pk}"' in html and f'value="{other.pk}"' not in html
+    shown_on = staff_client.get(
+        f"/admin/accounts/{page}/"
+        if page != "socialaccount"
+        else f"/admin/accounts/socialaccount/{wanted.pk}/change/"
+    )
+    assert wanted.public_id in shown_on.content.decode()
     assert malformed.status_code == 200
