@@ -3,11 +3,15 @@ services, and "Cancel selected posts" is the one write offered here."""
 
 from __future__ import annotations
 
-from django.contrib import admin, messages
-from django.utils.translation import ngettext
+from django.contrib import admin
 
-from accounts.admin.base import TOKEN_FIELDS, PublicIdMixin, ReadOnlyAdmin, ReadOnlyInline
-from accounts.services.actors import Actor
+from accounts.admin.base import (
+    TOKEN_FIELDS,
+    PublicIdMixin,
+    ReadOnlyAdmin,
+    ReadOnlyInline,
+    apply_to_each,
+)
 
 from .models import PostTarget, ScheduledPost
 from .services import scheduled_post_cancel
@@ -48,14 +52,13 @@ class ScheduledPostAdmin(PublicIdMixin, ReadOnlyAdmin):
 
     @admin.action(description="Cancel selected posts", permissions=["cancel"])
     def cancel_selected(self, request, queryset):
-        actor = Actor.for_user(request.user)
-        posts = list(queryset.filter(status=ScheduledPost.Status.QUEUED))
-        for post in posts:
-            scheduled_post_cancel(post=post, actor=actor)
-        self.message_user(
+        apply_to_each(
+            self,
             request,
-            ngettext("Canceled %d post.", "Canceled %d posts.", len(posts)) % len(posts),
-            messages.SUCCESS,
+            queryset.filter(status=ScheduledPost.Status.QUEUED),
+            lambda post, actor: scheduled_post_cancel(post=post, actor=actor),
+            singular="Canceled %d post.",
+            plural="Canceled %d posts.",
         )
 
 

@@ -166,38 +166,20 @@ class LeaseFactory(factory.django.DjangoModelFactory):
 
 
 def account_with_history(user, platform, *, queued, published, snapshots, inbox):
-    """An account with ``queued`` + ``published`` targets (one post each), ``snapshots``
-    daily snapshots and ``inbox`` cached comments, written in bulk."""
-    account = SocialAccountFactory(user=user, platform=platform, followers=500)
+    """An account (500 followers, with a lease) in ``user``'s personal workspace with
+    ``queued`` + ``published`` targets (one post each), ``snapshots`` daily snapshots and
+    ``inbox`` cached comments, written in bulk."""
+    account = account_in(
+        personal_workspace(user),
+        user,
+        platform,
+        followers=500,
+        queued=queued,
+        published=published,
+        snapshots=snapshots,
+        inbox=inbox,
+    )
     LeaseFactory(social_account=account)
-    workspace = account.workspace
-    posts = ScheduledPost.objects.bulk_create(
-        ScheduledPost(
-            workspace=workspace,
-            author=user,
-            scheduled_at=timezone.now() + dt.timedelta(hours=1),
-            status=ScheduledPost.Status.QUEUED if i < queued else ScheduledPost.Status.PUBLISHED,
-        )
-        for i in range(queued + published)
-    )
-    PostTarget.objects.bulk_create(
-        PostTarget(
-            post=post,
-            social_account=account,
-            account_platform=account.platform,
-            account_handle=account.platform_username,
-            status=PostTarget.Status.QUEUED if i < queued else PostTarget.Status.PUBLISHED,
-        )
-        for i, post in enumerate(posts)
-    )
-    first_day = dt.date(2020, 1, 1)
-    MetricsSnapshot.objects.bulk_create(
-        MetricsSnapshot(social_account=account, day=first_day + dt.timedelta(days=i))
-        for i in range(snapshots)
-    )
-    InboxItem.objects.bulk_create(
-        InboxItem(social_account=account, platform_item_id=f"c-{i}") for i in range(inbox)
-    )
     return account
 
 
@@ -208,9 +190,12 @@ def sandbox_connected_account(
     return sandbox_account_connect(user, platform, handle, followers, workspace)
 
 
-def account_in(workspace, user, platform, *, followers=100, queued=1, snapshots=2, inbox=1):
-    """An account of ``user`` in ``workspace`` with metrics, queued and published targets,
-    snapshots and inbox items, written in bulk."""
+def account_in(
+    workspace, user, platform, *, followers=100, queued=1, published=1, snapshots=2, inbox=1
+):
+    """An account of ``user`` in ``workspace`` with metrics, ``queued`` + ``published``
+    targets (one post each), ``snapshots`` daily snapshots and ``inbox`` cached comments,
+    written in bulk."""
     account = SocialAccountFactory(
         user=user, workspace=workspace, platform=platform, followers=followers
     )
@@ -221,7 +206,7 @@ def account_in(workspace, user, platform, *, followers=100, queued=1, snapshots=
             scheduled_at=timezone.now() + dt.timedelta(hours=1),
             status=ScheduledPost.Status.QUEUED if i < queued else ScheduledPost.Status.PUBLISHED,
         )
-        for i in range(queued + 1)
+        for i in range(queued + published)
     )
     PostTarget.objects.bulk_create(
         PostTarget(

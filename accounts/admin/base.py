@@ -7,11 +7,25 @@ import uuid
 
 from django.contrib import admin, messages
 from django.utils.html import format_html
+from django.utils.translation import ngettext
 
 from accounts.models import SocialAccount
+from accounts.services.actors import Actor
 
 # Encrypted columns of SocialAccount (and of the revocation outbox that copies them).
 TOKEN_FIELDS = ("access_token", "refresh_token")
+
+
+def apply_to_each(modeladmin, request, rows, service, *, singular: str, plural: str) -> None:
+    """An action's body: ``service(row, actor)`` for each row, as the staff user, then one
+    message with how many (``singular``/``plural`` hold a ``%d``)."""
+    rows = list(rows)
+    actor = Actor.for_user(request.user)
+    for row in rows:
+        service(row, actor)
+    modeladmin.message_user(
+        request, ngettext(singular, plural, len(rows)) % len(rows), messages.SUCCESS
+    )
 
 
 class PublicIdMixin:

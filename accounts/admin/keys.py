@@ -5,11 +5,11 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html
-from django.utils.translation import ngettext
 
 from accounts.models import ApiKey, KillSwitch
-from accounts.services.actors import Actor
 from accounts.services.api_keys import api_key_create, api_key_revoke
+
+from .base import apply_to_each
 
 
 class ApiKeyCreateForm(forms.ModelForm):
@@ -101,14 +101,13 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke selected API keys", permissions=["revoke"])
     def revoke_selected(self, request, queryset):
-        actor = Actor.for_user(request.user)
-        keys = list(queryset.filter(revoked_at__isnull=True))
-        for api_key in keys:
-            api_key_revoke(api_key=api_key, actor=actor)
-        self.message_user(
+        apply_to_each(
+            self,
             request,
-            ngettext("Revoked %d API key.", "Revoked %d API keys.", len(keys)) % len(keys),
-            messages.SUCCESS,
+            queryset.filter(revoked_at__isnull=True),
+            lambda api_key, actor: api_key_revoke(api_key=api_key, actor=actor),
+            singular="Revoked %d API key.",
+            plural="Revoked %d API keys.",
         )
 
 

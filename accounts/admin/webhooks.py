@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from django.contrib import admin, messages
-from django.utils.translation import ngettext
+from django.contrib import admin
 
 from accounts.models import WebhookDelivery, WebhookEndpoint
 from accounts.services.actors import Actor
 from accounts.services.webhooks import webhook_endpoint_delete, webhook_endpoint_enable
 
-from .base import ReadOnlyAdmin
+from .base import ReadOnlyAdmin, apply_to_each
 
 
 @admin.register(WebhookEndpoint)
@@ -50,15 +49,13 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
     @admin.action(description="Enable selected endpoints", permissions=["enable"])
     def enable_selected(self, request, queryset):
-        actor = Actor.for_user(request.user)
-        endpoints = list(queryset.filter(active=False))
-        for endpoint in endpoints:
-            webhook_endpoint_enable(endpoint=endpoint, actor=actor)
-        self.message_user(
+        apply_to_each(
+            self,
             request,
-            ngettext("Enabled %d endpoint.", "Enabled %d endpoints.", len(endpoints))
-            % len(endpoints),
-            messages.SUCCESS,
+            queryset.filter(active=False),
+            lambda endpoint, actor: webhook_endpoint_enable(endpoint=endpoint, actor=actor),
+            singular="Enabled %d endpoint.",
+            plural="Enabled %d endpoints.",
         )
 
 

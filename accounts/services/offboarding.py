@@ -222,24 +222,35 @@ def social_accounts_disconnect_each(
     return _disconnect_all(accounts, actor=actor, reason=reason, dry_run=dry_run, on_item=on_item)
 
 
-def _summary_record(
+def _offboard(
+    accounts,
     *,
-    summary: OffboardingSummary,
     actor: Actor,
+    dry_run: bool,
+    on_item: OnItem | None,
     action: str,
     workspace_id: str,
-    subject_ids: list[str],
-) -> None:
-    if summary.dry_run:
-        return
-    with transaction.atomic():
-        audit_event_record(
-            actor=actor,
-            action=action,
-            workspace_id=workspace_id,
-            subject_ids=subject_ids,
-            data=summary.totals(),
-        )
+    subject_id: str,
+) -> OffboardingSummary:
+    """Disconnect ``accounts`` (oldest first) with reason ``offboarding``; a real run ends
+    with one ``action`` audit event carrying the totals."""
+    summary = _disconnect_all(
+        _snapshot(accounts.order_by("connected_at", "id")),
+        actor=actor,
+        reason=DisconnectReason.OFFBOARDING,
+        dry_run=dry_run,
+        on_item=on_item,
+    )
+    if not dry_run:
+        with transaction.atomic():
+            audit_event_record(
+                actor=actor,
+                action=action,
+                workspace_id=workspace_id,
+                subject_ids=[subject_id],
+                data=summary.totals(),
+            )
+    return summary
 
 
 def workspace_offboard(
@@ -250,24 +261,15 @@ def workspace_offboard(
     on_item: OnItem | None = None,
 ) -> OffboardingSummary:
     """Disconnect every account of ``workspace`` (oldest first) with reason ``offboarding``."""
-    accounts = _snapshot(
-        SocialAccount.objects.filter(workspace_id=workspace.pk).order_by("connected_at", "id")
-    )
-    summary = _disconnect_all(
-        accounts,
+    return _offboard(
+        SocialAccount.objects.filter(workspace_id=workspace.pk),
         actor=actor,
-        reason=DisconnectReason.OFFBOARDING,
         dry_run=dry_run,
         on_item=on_item,
-    )
-    _summary_record(
-        summary=summary,
-        actor=actor,
         action="workspace.offboarded",
         workspace_id=workspace.public_id,
-        subject_ids=[workspace.public_id],
+        subject_id=workspace.public_id,
     )
-    return summary
 
 
 def user_offboard(
@@ -278,21 +280,12 @@ def user_offboard(
     on_item: OnItem | None = None,
 ) -> OffboardingSummary:
     """Disconnect every account ``user`` connected, in any workspace, reason ``offboarding``."""
-    accounts = _snapshot(
-        SocialAccount.objects.filter(user_id=user.pk).order_by("connected_at", "id")
-    )
-    summary = _disconnect_all(
-        accounts,
+    return _offboard(
+        SocialAccount.objects.filter(user_id=user.pk),
         actor=actor,
-        reason=DisconnectReason.OFFBOARDING,
         dry_run=dry_run,
         on_item=on_item,
-    )
-    _summary_record(
-        summary=summary,
-        actor=actor,
         action="user.offboarded",
         workspace_id="",
-        subject_ids=[user.public_id],
+        subject_id=user.public_id,
     )
-    return summary

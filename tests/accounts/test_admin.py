@@ -34,7 +34,8 @@ from accounts.services import offboarding
 from accounts.services.actors import Actor
 from accounts.services.api_keys import api_key_hash
 from accounts.services.disconnect import DisconnectReason, social_account_disconnect
-from scheduling.models import PostTarget
+from accounts.services.webhooks import webhook_endpoint_create
+from scheduling.models import PostTarget, ScheduledPost
 from tests.factories import (
     UserFactory,
     account_with_history,
@@ -552,3 +553,56 @@ def test_the_api_id_is_shown_and_finds_a_row_in_the_search(staff_client, page):
     )
     assert wanted.public_id in shown_on.content.decode()
     assert malformed.status_code == 200
+
+
+def test_cancel_selected_posts_cancels_the_queued_ones_through_the_service(staff_client, staff):
+    # given: a queued post and a published one
+    creator = UserFactory()
+    account = account_with_history(creator, Platform.X, queued=1, published=1, snapshots=0, inbox=0)
+    posts = list(ScheduledPost.objects.filter(targets__social_account=account))
+    queued = next(post for post in posts if post.status == ScheduledPost.Status.QUEUED)
+    published = next(post for post in posts if post.status == ScheduledPost.Status.PUBLISHED)
+
+    # when: both are selected
+    response = staff_client.post(
+        "/admin/scheduling/scheduledpost/",
+        {"action": "cancel_selected", "_selected_action": [str(queued.pk), str(published.pk)]},
+        follow=True,
+    )
+
+    # then: only the queued one was canceled, as the staff user
+    assert "Canceled 1 post." in response.content.decode()
+    queued.refresh_from_db()
+    published.refresh_from_db()
+    assert (queued.status, published.status) == ("canceled", "published")
+    assert (
+        AuditEvent.objects.filter(
+            action="scheduled_post.canceled", actor_id=staff.public_id
+        ).count()
+        == 1
+    )
+
+
+def test_enable_selected_endpoints_reenables_a_disabled_one(staff_client, staff, user):
+    # given: an endpoint disabled after failures
+    endpoint, _secret = webhook_endpoint_create(
+        workspace=personal_workspace(user),
+        url="https://hooks.example.com/in",
+        events=["account.disconnected"],
+        created_by=user,
+    )
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+        active=False, consecutive_failures=5, disabled_at=timezone.now()
+    )
+
+    # when
+    response = staff_client.post(
+        "/admin/accounts/webhookendpoint/",
+        {"action": "enable_selected", "_selected_action": [str(endpoint.pk)]},
+        follow=True,
+    )
+
+    # then
+    assert "Enabled 1 endpoint." in response.content.decode()
+    endpoint.refresh_from_db()
+    assert (endpoint.active, endpoint.consecutive_failures) == (True, 0)
