@@ -7,7 +7,13 @@ from django.contrib import admin, messages
 from django.utils.html import format_html
 
 from accounts.models import ApiKey, KillSwitch
-from accounts.services.api_keys import api_key_create, api_key_revoke
+from accounts.services.actors import Actor
+from accounts.services.api_keys import (
+    api_key_create,
+    api_key_revoke,
+    kill_switch_delete,
+    kill_switch_save,
+)
 
 from .base import apply_to_each
 
@@ -121,3 +127,14 @@ class KillSwitchAdmin(admin.ModelAdmin):
     search_fields = ("reason", "workspace__name", "api_key__name", "api_key__prefix")
     list_select_related = ("api_key", "workspace")
     raw_id_fields = ("api_key", "workspace")
+
+    # Every change, from the list or the form, is audited with the staff user as actor.
+    def save_model(self, request, obj, form, change):
+        kill_switch_save(switch=obj, actor=Actor.for_user(request.user))
+
+    def delete_model(self, request, obj):
+        kill_switch_delete(switch=obj, actor=Actor.for_user(request.user))
+
+    def delete_queryset(self, request, queryset):
+        for switch in queryset:
+            self.delete_model(request, switch)

@@ -126,3 +126,29 @@ def _touch_last_used(api_key: ApiKey) -> None:
     # A plain UPDATE outside any lock: concurrent requests may both write; the later wins.
     ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
     api_key.last_used_at = now
+
+
+def _kill_switch_record(switch: KillSwitch, *, actor: Actor, action: str) -> None:
+    audit_event_record(
+        actor=actor,
+        action=action,
+        workspace_id=format_public_id(Workspace.ID_PREFIX, switch.workspace_id) or "",
+        subject_ids=[
+            format_public_id(ApiKey.ID_PREFIX, switch.api_key_id) or f"kill_switch_{switch.pk}"
+        ],
+        data={"scope": switch.scope, "enabled": switch.enabled, "reason": switch.reason},
+    )
+
+
+def kill_switch_save(*, switch: KillSwitch, actor: Actor) -> KillSwitch:
+    """Create or change a switch (it applies from the next request), audited."""
+    with transaction.atomic():
+        switch.save()
+        _kill_switch_record(switch, actor=actor, action="kill_switch.saved")
+    return switch
+
+
+def kill_switch_delete(*, switch: KillSwitch, actor: Actor) -> None:
+    with transaction.atomic():
+        _kill_switch_record(switch, actor=actor, action="kill_switch.deleted")
+        switch.delete()

@@ -606,3 +606,57 @@ def test_enable_selected_endpoints_reenables_a_disabled_one(staff_client, staff,
     assert "Enabled 1 endpoint." in response.content.decode()
     endpoint.refresh_from_db()
     assert (endpoint.active, endpoint.consecutive_failures) == (True, 0)
+
+
+def test_toggling_a_kill_switch_in_the_list_applies_at_once_and_is_audited(
+    staff_client, staff, user
+):
+    # given: a partner key, and its workspace's switch off
+    workspace = personal_workspace(user)
+    _api_key, secret = api_key_for(workspace)
+    switch = KillSwitch.objects.create(scope=KillSwitch.Scope.WORKSPACE, workspace=workspace)
+    partner = f"Bearer {secret}"
+    assert (
+        staff_client.get("/api/v1/social-accounts", HTTP_AUTHORIZATION=partner).status_code == 200
+    )
+
+    # when: staff tick "enabled" in the list and save
+    response = staff_client.post(
+        "/admin/accounts/killswitch/",
+        {
+            "form-TOTAL_FORMS": "1",
+            "form-INITIAL_FORMS": "1",
+            "form-0-id": str(switch.pk),
+            "form-0-enabled": "on",
+            "_save": "Save",
+        },
+        follow=True,
+    )
+
+    # then: the partner API answers 503 on the next request, and the change is audited
+    assert response.status_code == 200
+    refused = staff_client.get("/api/v1/social-accounts", HTTP_AUTHORIZATION=partner)
+    assert (refused.status_code, refused.json()["error"]["code"]) == (503, "KILL_SWITCH")
+    event = AuditEvent.objects.get(action="kill_switch.saved")
+    assert (event.actor_id, event.workspace_id, event.data["enabled"]) == (
+        staff.public_id,
+        workspace.public_id,
+        True,
+    )
+
+
+def test_a_kill_switch_with_a_target_that_does_not_match_its_scope_is_a_form_error(staff_client):
+    # when: a global switch naming a workspace
+    response = staff_client.post(
+        "/admin/accounts/killswitch/add/",
+        {
+            "scope": "global",
+            "workspace": str(personal_workspace(UserFactory()).pk),
+            "enabled": "on",
+        },
+    )
+
+    # then: the form is shown again with the error; nothing saved
+    assert response.status_code == 200
+    assert "errornote" in response.content.decode()
+    assert not KillSwitch.objects.exists()
