@@ -79,25 +79,23 @@ class KeepsSocialAccountsAdmin(admin.ModelAdmin):
     A cascade would skip the disconnect: queued posts left to fail, tokens never revoked, no
     audit row. The accounts are listed as protected objects, which blocks both the delete
     page and the "Delete selected" action, and staff are told what to do instead.
+
+    The rows that go with this one (memberships, a profile, API keys, leases, posts) have
+    read-only pages of their own, so Django would ask for the right to delete each of them;
+    the right to delete this row covers them, and once its accounts are disconnected it can
+    be deleted.
     """
 
     social_account_owner = ""  # the SocialAccount foreign key pointing at this model
-    # Rows that go with this one and have no delete page of their own (a creator profile).
-    deleted_along = ()
 
     def get_deleted_objects(self, objs, request):
-        deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
-        perms_needed = perms_needed - {
-            str(model._meta.verbose_name) for model in self.deleted_along
-        }
+        deleted, model_count, _perms_needed, protected = super().get_deleted_objects(objs, request)
         connected = list(
             SocialAccount.objects.filter(**{f"{self.social_account_owner}__in": objs})
             .only("id", "platform", "platform_username", "platform_user_id")
             .order_by("platform", "platform_username")
         )
         if connected:
-            # Listed as protected instead of "no permission to delete social accounts".
-            perms_needed = perms_needed - {str(SocialAccount._meta.verbose_name)}
             protected = [
                 *protected,
                 *(
@@ -111,4 +109,4 @@ class KeepsSocialAccountsAdmin(admin.ModelAdmin):
                 "“Disconnect selected social accounts”, or Workspaces → “Offboard workspace”), "
                 "so queued posts are canceled, tokens revoked and the disconnect audited.",
             )
-        return deleted, model_count, perms_needed, protected
+        return deleted, model_count, set(), protected

@@ -147,7 +147,11 @@ def outcome_message(summary: OffboardingSummary) -> str:
     accounts = ngettext("%d account", "%d accounts", done) % done
     posts = ngettext("%d scheduled post", "%d scheduled posts", canceled) % canceled
     rows = ngettext("%d cached row", "%d cached rows", purged) % purged
-    return f"Disconnected {accounts}: {posts} canceled, {rows} purged."
+    leased = summary.released_leases
+    leases = (
+        (ngettext(", %d lease released", ", %d leases released", leased) % leased) if leased else ""
+    )
+    return f"Disconnected {accounts}: {posts} canceled, {rows} purged{leases}."
 
 
 def report_outcome(modeladmin, request, summary: OffboardingSummary, *, prefix: str = "") -> None:

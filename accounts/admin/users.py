@@ -28,7 +28,6 @@ from .disconnect import (
 @admin.register(User)
 class UserAdmin(PublicIdMixin, KeepsSocialAccountsAdmin, DjangoUserAdmin):
     social_account_owner = "user"
-    deleted_along = (CreatorProfile,)
     ordering = ("email",)
     list_display = ("email", "name", "is_staff", "is_active", "date_joined", "api_id")
     list_filter = ("is_staff", "is_superuser", "is_active")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from accounts.models import SocialAccount, User, Workspace
+from accounts.models import Lease, SocialAccount, User, Workspace
 from socialhub.api.errors import ApplicationError, ErrorCode
 from socialhub.api.ids import format_public_id, parse_public_id
 
@@ -42,6 +42,7 @@ class OffboardingItem:
     outcome: str  # "disconnected" | "would_disconnect" (dry run) | "already_gone" | "failed"
     report: DisconnectReport | None  # the disconnect's (or dry run's) report
     error: str = ""
+    released_leases: int = 0  # open billing leases ended with it (offboarding only)
 
     def as_dict(self) -> dict:
         report = self.report
@@ -55,6 +56,7 @@ class OffboardingItem:
             "workspaceId": report.workspace_id if report else None,
             "reason": report.reason if report else None,
             "canceledScheduledPosts": report.canceled_scheduled_posts if report else 0,
+            "releasedLeases": self.released_leases,
             "purged": {
                 "metrics": report.purged_metrics if report else 0,
                 "metricsSnapshots": report.purged_metrics_snapshots if report else 0,
@@ -98,6 +100,10 @@ class OffboardingSummary:
         return self._total("canceled_scheduled_posts")
 
     @property
+    def released_leases(self) -> int:
+        return sum(item.released_leases for item in self.items)
+
+    @property
     def purged_metrics(self) -> int:
         return self._total("purged_metrics")
 
@@ -117,6 +123,7 @@ class OffboardingSummary:
             "alreadyGone": self.already_gone,
             "failed": self.failed,
             "canceledScheduledPosts": self.canceled_scheduled_posts,
+            "releasedLeases": self.released_leases,
             "purged": {
                 "metrics": self.purged_metrics,
                 "metricsSnapshots": self.purged_metrics_snapshots,
@@ -151,8 +158,44 @@ def _short_error(exc: BaseException) -> str:
     return error[:_ERROR_MAX_LENGTH]
 
 
+def _open_leases(account: SocialAccount):
+    # By the id the lease keeps: the foreign key is cleared when the account row goes.
+    return Lease.objects.filter(account_public_id=account.public_id, released_at__isnull=True)
+
+
+def _disconnect(
+    account: SocialAccount,
+    *,
+    actor: Actor,
+    reason: DisconnectReason,
+    dry_run: bool,
+    release_leases: bool,
+) -> tuple[DisconnectReport, int]:
+    """The disconnect, and with ``release_leases`` the account's open leases ended in the
+    same transaction (a customer who leaves stops being billed)."""
+    if not release_leases:
+        report = social_account_disconnect(
+            account=account, actor=actor, reason=reason, dry_run=dry_run
+        )
+        return report, 0
+    if dry_run:
+        report = social_account_disconnect(
+            account=account, actor=actor, reason=reason, dry_run=True
+        )
+        return report, _open_leases(account).count()
+    with transaction.atomic():
+        report = social_account_disconnect(account=account, actor=actor, reason=reason)
+        released = _open_leases(account).update(released_at=report.disconnected_at)
+    return report, released
+
+
 def _disconnect_one(
-    account: SocialAccount | uuid.UUID, *, actor: Actor, reason: DisconnectReason, dry_run: bool
+    account: SocialAccount | uuid.UUID,
+    *,
+    actor: Actor,
+    reason: DisconnectReason,
+    dry_run: bool,
+    release_leases: bool,
 ) -> OffboardingItem:
     if isinstance(account, uuid.UUID):  # not there when the run started
         return OffboardingItem(
@@ -168,8 +211,8 @@ def _disconnect_one(
         "handle": account.platform_username,
     }
     try:
-        report = social_account_disconnect(
-            account=account, actor=actor, reason=reason, dry_run=dry_run
+        report, released = _disconnect(
+            account, actor=actor, reason=reason, dry_run=dry_run, release_leases=release_leases
         )
     except ApplicationError as exc:
         if exc.code is ErrorCode.NOT_FOUND:
@@ -180,7 +223,10 @@ def _disconnect_one(
         logger.exception("[social] Could not disconnect %s", account.public_id)
         return OffboardingItem(**named, outcome=FAILED, report=None, error=_short_error(exc))
     return OffboardingItem(
-        **named, outcome=WOULD_DISCONNECT if dry_run else DISCONNECTED, report=report
+        **named,
+        outcome=WOULD_DISCONNECT if dry_run else DISCONNECTED,
+        report=report,
+        released_leases=released,
     )
 
 
@@ -191,12 +237,15 @@ def _disconnect_all(
     reason: DisconnectReason,
     dry_run: bool,
     on_item: OnItem | None,
+    release_leases: bool = False,
 ) -> OffboardingSummary:
     """One disconnect (one transaction) per account; never one transaction around them."""
     items: list[OffboardingItem] = []
     total = len(accounts)
     for done, account in enumerate(accounts, start=1):
-        item = _disconnect_one(account, actor=actor, reason=reason, dry_run=dry_run)
+        item = _disconnect_one(
+            account, actor=actor, reason=reason, dry_run=dry_run, release_leases=release_leases
+        )
         items.append(item)
         if on_item is not None:
             on_item(item, done, total)
@@ -232,14 +281,15 @@ def _offboard(
     workspace_id: str,
     subject_id: str,
 ) -> OffboardingSummary:
-    """Disconnect ``accounts`` (oldest first) with reason ``offboarding``; a real run ends
-    with one ``action`` audit event carrying the totals."""
+    """Disconnect ``accounts`` (oldest first) with reason ``offboarding``, ending their open
+    leases; a real run ends with one ``action`` audit event carrying the run's totals."""
     summary = _disconnect_all(
         _snapshot(accounts.order_by("connected_at", "id")),
         actor=actor,
         reason=DisconnectReason.OFFBOARDING,
         dry_run=dry_run,
         on_item=on_item,
+        release_leases=True,
     )
     if not dry_run:
         with transaction.atomic():

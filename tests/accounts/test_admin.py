@@ -29,6 +29,7 @@ from accounts.models import (
     User,
     WebhookDelivery,
     WebhookEndpoint,
+    Workspace,
 )
 from accounts.services import offboarding
 from accounts.services.actors import Actor
@@ -37,7 +38,9 @@ from accounts.services.disconnect import DisconnectReason, social_account_discon
 from accounts.services.webhooks import webhook_endpoint_create
 from scheduling.models import PostTarget, ScheduledPost
 from tests.factories import (
+    LeaseFactory,
     UserFactory,
+    account_in,
     account_with_history,
     api_key_for,
     personal_workspace,
@@ -245,7 +248,10 @@ def test_revoking_api_keys_goes_through_the_service(staff_client, staff, user):
 
 
 @pytest.mark.parametrize("model", ["user", "workspace"])
-def test_deleting_a_user_or_workspace_with_accounts_is_refused(staff_client, account, model):
+def test_deleting_a_user_or_workspace_with_accounts_is_refused(staff_client, model):
+    account = account_with_history(
+        UserFactory(), Platform.X, queued=1, published=1, snapshots=2, inbox=2
+    )
     target = account.user if model == "user" else account.workspace
     url = f"/admin/accounts/{model}/{target.pk}/delete/"
 
@@ -256,8 +262,10 @@ def test_deleting_a_user_or_workspace_with_accounts_is_refused(staff_client, acc
         {"action": "delete_selected", "_selected_action": [str(target.pk)], "post": "yes"},
     )
 
-    assert "Disconnect them first" in page.content.decode()
-    assert str(account) in page.content.decode()
+    html = page.content.decode()
+    assert "Disconnect them first" in html
+    assert f"Social account {account} (connected; disconnect it first)" in html
+    assert "have permission to delete" not in html
     assert posted.status_code == 200 and bulk.status_code == 200
     assert type(target).objects.filter(pk=target.pk).exists()
     assert SocialAccount.objects.filter(pk=account.pk).exists()
@@ -270,6 +278,33 @@ def test_a_user_or_workspace_without_accounts_can_be_deleted(staff_client, user,
     staff_client.post(f"/admin/accounts/{model}/{target.pk}/delete/", {"post": "yes"})
 
     assert not type(target).objects.filter(pk=target.pk).exists()
+
+
+def test_an_offboarded_workspace_can_be_deleted_with_its_keys_leases_and_posts(staff_client, staff):
+    # given: a workspace with a key, a webhook, a lease, posts and a kill switch, offboarded
+    owner = UserFactory()
+    team = shared_workspace(owner, name="Leaving agency")
+    account = account_in(team, owner, Platform.X, queued=1, published=1, snapshots=1, inbox=1)
+    LeaseFactory(social_account=account)
+    api_key_for(team)
+    KillSwitch.objects.create(scope=KillSwitch.Scope.WORKSPACE, workspace=team)
+    webhook_endpoint_create(
+        workspace=team, url="https://hooks.example.com/in", events=[], created_by=owner
+    )
+    staff_client.post(
+        "/admin/accounts/workspace/",
+        {"action": "offboard_workspace", "_selected_action": [str(team.pk)], "apply": "yes"},
+    )
+
+    # when
+    page = staff_client.get(f"/admin/accounts/workspace/{team.pk}/delete/").content.decode()
+    staff_client.post(f"/admin/accounts/workspace/{team.pk}/delete/", {"post": "yes"})
+
+    # then: the confirmation listed what goes with it, and it is gone; the audit trail stays
+    assert "have permission to delete" not in page
+    assert "Leaving agency" in page
+    assert not Workspace.objects.filter(pk=team.pk).exists()
+    assert AuditEvent.objects.filter(workspace_id=team.public_id).exists()
 
 
 def test_disconnect_action_previews_then_disconnects(staff_client, staff):
@@ -331,6 +366,9 @@ def test_offboard_action_disconnects_every_account_of_the_workspace(staff_client
 
     preview = staff_client.post("/admin/accounts/workspace/", selection)
     assert "Offboard “Acme agency”?" in preview.content.decode()
+    assert '<span id="offboard-leases">1</span> open billing lease on them' in (
+        preview.content.decode()
+    )
     assert inside.platform_username in preview.content.decode()
     assert outside.platform_username not in preview.content.decode()
     assert SocialAccount.objects.filter(pk=inside.pk).exists()
@@ -341,7 +379,10 @@ def test_offboard_action_disconnects_every_account_of_the_workspace(staff_client
 
     html = done.content.decode()
     assert "Offboarded “Acme agency”." in html
-    assert "Disconnected 1 account: 1 scheduled post canceled, 4 cached rows purged." in html
+    assert (
+        "Disconnected 1 account: 1 scheduled post canceled, 4 cached rows purged, "
+        "1 lease released." in html
+    )
     assert not SocialAccount.objects.filter(pk=inside.pk).exists()
     assert SocialAccount.objects.filter(pk=outside.pk).exists()
     event = AuditEvent.objects.get(action="social_account.disconnected")

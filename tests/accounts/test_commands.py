@@ -196,7 +196,10 @@ def test_offboard_workspace_yes_runs_with_progress_and_a_summary_table(team):
         "1/3/1",
     ]
     assert "3 account(s): 3 disconnected, 0 already gone, 0 failed." in run.out
-    assert "Canceled post targets: 3; purged metrics: 3, snapshots: 4, inbox items: 4." in run.out
+    assert (
+        "Canceled post targets: 3; purged metrics: 3, snapshots: 4, inbox items: 4; "
+        "released leases: 0."
+    ) in run.out
 
 
 def test_offboard_workspace_json_is_one_parseable_document(team):
@@ -215,6 +218,7 @@ def test_offboard_workspace_json_is_one_parseable_document(team):
         "alreadyGone": 0,
         "failed": 0,
         "canceledScheduledPosts": 3,
+        "releasedLeases": 0,
         "purged": {"metrics": 3, "metricsSnapshots": 4, "inboxItems": 4},
     }
     assert [item["outcome"] for item in document["items"]] == ["disconnected"] * 3

@@ -8,8 +8,9 @@ import json
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
-from accounts.models import AuditEvent, Platform, SocialAccount
+from accounts.models import AuditEvent, Lease, Platform, SocialAccount
 from accounts.services import offboarding as offboarding_module
 from accounts.services.actors import Actor
 from accounts.services.disconnect import DisconnectReason, social_account_disconnect
@@ -20,7 +21,7 @@ from accounts.services.offboarding import (
 )
 from scheduling.models import PostTarget
 from tests.accounts.test_disconnect import DISCONNECT_QUERIES
-from tests.factories import UserFactory, account_in, shared_workspace
+from tests.factories import LeaseFactory, UserFactory, account_in, shared_workspace
 from tests.helpers import database_state, followers_of
 
 pytestmark = pytest.mark.django_db
@@ -30,6 +31,8 @@ OPERATOR = Actor.system("offboard_workspace")
 # insert, release inside the test's transaction).
 SNAPSHOT_QUERIES = 1
 SUMMARY_EVENT_QUERIES = 3
+# Per account, around its disconnect: a savepoint, the UPDATE ending its open leases, release.
+LEASE_RELEASE_QUERIES = 3
 PLATFORMS = list(Platform.values)
 
 
@@ -90,6 +93,7 @@ def test_workspace_offboard_writes_an_audit_row_per_account_and_one_summary(team
         "alreadyGone": 0,
         "failed": 0,
         "canceledScheduledPosts": 3,
+        "releasedLeases": 0,
         "purged": {"metrics": 3, "metricsSnapshots": 4, "inboxItems": 4},
     }
 
@@ -278,5 +282,52 @@ def test_statement_count_per_account_is_constant_whatever_the_history():
     # then: each account adds the same statements, however much history it has
     assert two_small_accounts == two_large_accounts
     per_account = two_small_accounts - one_account
-    assert per_account == DISCONNECT_QUERIES  # the disconnect's own statements, nothing more
-    assert one_account == SNAPSHOT_QUERIES + DISCONNECT_QUERIES + SUMMARY_EVENT_QUERIES
+    # the disconnect's own statements and the lease release, nothing more
+    assert per_account == DISCONNECT_QUERIES + LEASE_RELEASE_QUERIES
+    assert one_account == (
+        SNAPSHOT_QUERIES + DISCONNECT_QUERIES + LEASE_RELEASE_QUERIES + SUMMARY_EVENT_QUERIES
+    )
+
+
+def test_offboarding_ends_the_open_leases_with_the_disconnect(team):
+    # given: an open lease on ann's instagram, a released one on her x, and an open lease on
+    # her tiktok outside the workspace
+    workspace, _ann, _bob, accounts, kept = team
+    instagram, x, _youtube = accounts
+    open_lease = LeaseFactory(social_account=instagram)
+    earlier = LeaseFactory(social_account=x, released_at=timezone.now() - dt.timedelta(days=3))
+    elsewhere = LeaseFactory(social_account=kept)
+    released_before = earlier.released_at
+
+    # when: a dry run, then the run
+    preview = workspace_offboard(workspace=workspace, actor=OPERATOR, dry_run=True)
+    still_open = Lease.objects.get(pk=open_lease.pk).released_at
+    summary = workspace_offboard(workspace=workspace, actor=OPERATOR)
+
+    # then: the dry run counted it and changed nothing; the run ended it, only it, at the
+    # moment of the disconnect
+    assert (preview.released_leases, still_open) == (1, None)
+    assert summary.released_leases == 1
+    assert [item.released_leases for item in summary.items] == [1, 0, 0]
+    open_lease.refresh_from_db()
+    assert open_lease.released_at == summary.items[0].report.disconnected_at
+    assert Lease.objects.get(pk=earlier.pk).released_at == released_before
+    assert Lease.objects.get(pk=elsewhere.pk).released_at is None
+    event = AuditEvent.objects.get(action="workspace.offboarded")
+    assert event.data["releasedLeases"] == 1
+
+
+def test_a_staff_disconnect_leaves_the_lease_open(team):
+    # given
+    _workspace, _ann, _bob, accounts, _kept = team
+    lease = LeaseFactory(social_account=accounts[0])
+
+    # when
+    summary = social_accounts_disconnect_each(
+        account_ids=[accounts[0].pk], actor=OPERATOR, reason=DisconnectReason.REVOKED_BY_STAFF
+    )
+
+    # then: as with the API's plain disconnect, billing settles the lease
+    assert (summary.disconnected, summary.released_leases) == (1, 0)
+    lease.refresh_from_db()
+    assert lease.released_at is None

@@ -47,11 +47,14 @@ def confirm(command: BaseCommand, question: str) -> None:
 
 def preview_line(summary: OffboardingSummary) -> str:
     accounts = summary.disconnected
+    leases = (
+        f"; {summary.released_leases} open lease(s) to release" if summary.released_leases else ""
+    )
     return (
         f"{accounts} account{'s' if accounts != 1 else ''}: "
         f"{summary.canceled_scheduled_posts} queued post target(s) to cancel; "
         f"{summary.purged_metrics} metrics, {summary.purged_metrics_snapshots} snapshots and "
-        f"{summary.purged_inbox_items} inbox items to purge."
+        f"{summary.purged_inbox_items} inbox items to purge{leases}."
     )
 
 
@@ -149,7 +152,8 @@ def summary_lines(summary: OffboardingSummary) -> list[str]:
     lines.append(
         f"Canceled post targets: {summary.canceled_scheduled_posts}; purged metrics: "
         f"{summary.purged_metrics}, snapshots: {summary.purged_metrics_snapshots}, "
-        f"inbox items: {summary.purged_inbox_items}."
+        f"inbox items: {summary.purged_inbox_items}; released leases: "
+        f"{summary.released_leases}."
     )
     if summary.dry_run:
         lines.append("Dry run: nothing was changed.")
