@@ -42,7 +42,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
     list_filter = ("disabled",)
     search_fields = ("name", "prefix", "workspace__name")
     list_select_related = ("workspace",)
-    raw_id_fields = ("workspace",)
+    autocomplete_fields = ("workspace",)  # by name or member email
     # Only the hash of the secret is stored, and even that is not shown.
     exclude = ("secret_hash",)
     readonly_fields = (
@@ -126,7 +126,7 @@ class KillSwitchAdmin(admin.ModelAdmin):
     list_filter = ("scope", "enabled")
     search_fields = ("reason", "workspace__name", "api_key__name", "api_key__prefix")
     list_select_related = ("api_key", "workspace")
-    raw_id_fields = ("api_key", "workspace")
+    autocomplete_fields = ("api_key", "workspace")
 
     # Every change, from the list or the form, is audited with the staff user as actor.
     def save_model(self, request, obj, form, change):

@@ -3,8 +3,10 @@ through connect, refresh and sync, and leave through the disconnect action."""
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.db import models
+from django.utils.translation import ngettext
 
 from accounts.models import (
     InboxItem,
@@ -38,6 +40,13 @@ class SocialMetricsInline(admin.StackedInline):
 
     def has_add_permission(self, request, obj=None):
         return False
+
+
+def _selected_count(request) -> int:
+    """How many rows the form named (0 when "select all" was used: the query is the list)."""
+    if request.POST.get("select_across") == "1":
+        return 0
+    return len(set(request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)))
 
 
 @admin.register(SocialAccount)
@@ -89,6 +98,23 @@ class SocialAccountAdmin(PublicIdMixin, admin.ModelAdmin):
     def disconnect_selected(self, request, queryset):
         account_ids = list(queryset.values_list("pk", flat=True))
         apply = confirmed(request)
+        if apply:
+            # Confirmed twice, or by two staff members from one preview: what is no longer
+            # there is said, not counted as "0 disconnected".
+            gone = _selected_count(request) - len(account_ids)
+            if gone > 0:
+                self.message_user(
+                    request,
+                    ngettext(
+                        "%d selected account was already disconnected.",
+                        "%d selected accounts were already disconnected.",
+                        gone,
+                    )
+                    % gone,
+                    messages.WARNING,
+                )
+            if not account_ids:
+                return None
         if apply and in_background(len(account_ids)):
             social_accounts_disconnect_task.delay_on_commit(
                 [str(pk) for pk in account_ids], str(request.user.pk)

@@ -60,7 +60,7 @@ class UserAdmin(PublicIdMixin, KeepsSocialAccountsAdmin, DjangoUserAdmin):
 class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 0
-    raw_id_fields = ("user",)
+    autocomplete_fields = ("user",)
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("user")
@@ -147,7 +147,7 @@ class MembershipAdmin(admin.ModelAdmin):
     list_filter = ("role",)
     search_fields = ("user__email", "workspace__name")
     list_select_related = ("user", "workspace")
-    raw_id_fields = ("user", "workspace")
+    autocomplete_fields = ("user", "workspace")
 
 
 @admin.register(CreatorProfile)

@@ -67,11 +67,16 @@ class KillSwitch(models.Model):
                     | models.Q(scope="global", workspace__isnull=True, api_key__isnull=True)
                 ),
                 name="kill_switch_target_matches_scope",
+                violation_error_message=(
+                    "A key switch names an API key only, a workspace switch a workspace "
+                    "only, and the global switch neither."
+                ),
             ),
             models.UniqueConstraint(
                 fields=["scope"],
                 condition=models.Q(scope="global"),
                 name="kill_switch_one_global",
+                violation_error_message="There is already a global kill switch; change that one.",
             ),
         ]
 

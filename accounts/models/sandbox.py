@@ -22,6 +22,9 @@ class SandboxAccount(models.Model):
             models.UniqueConstraint(fields=["platform", "handle"], name="sandbox_account_handle")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.platform}:{self.handle}"
+
 
 class SandboxCredential(models.Model):
     """An authorization code, access token or refresh token the sandbox issued (hashed)."""
@@ -43,6 +46,9 @@ class SandboxCredential(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk}"
 
 
 class SandboxPost(models.Model):

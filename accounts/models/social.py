@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from socialhub.api.ids import format_public_id
+
 from ..fields import EncryptedTextField
 from .base import PublicIdModel
 from .users import Workspace
@@ -97,7 +99,7 @@ class SocialMetrics(models.Model):
         verbose_name_plural = "social metrics"
 
     def __str__(self) -> str:
-        return f"Metrics of {self.social_account_id}"
+        return f"Metrics of {format_public_id(SocialAccount.ID_PREFIX, self.social_account_id)}"
 
 
 class MetricsSnapshot(models.Model):
@@ -119,6 +121,10 @@ class MetricsSnapshot(models.Model):
             models.UniqueConstraint(fields=["social_account", "day"], name="metrics_snapshot_day")
         ]
 
+    def __str__(self) -> str:
+        account = format_public_id(SocialAccount.ID_PREFIX, self.social_account_id)
+        return f"Snapshot of {account} on {self.day}"
+
 
 class InboxItem(models.Model):
     """A cached comment from the platform; platform rules require purging it on disconnect."""
@@ -138,6 +144,9 @@ class InboxItem(models.Model):
         indexes = [
             models.Index(fields=["social_account", "received_at"], name="inbox_item_account")
         ]
+
+    def __str__(self) -> str:
+        return f"Inbox item {self.platform_item_id}"
 
 
 class Lease(models.Model):

@@ -699,5 +699,50 @@ def test_a_kill_switch_with_a_target_that_does_not_match_its_scope_is_a_form_err
 
     # then: the form is shown again with the error; nothing saved
     assert response.status_code == 200
-    assert "errornote" in response.content.decode()
+    assert "a workspace switch a workspace only, and the global switch neither" in (
+        response.content.decode()
+    )
+    assert "kill_switch_target_matches_scope" not in response.content.decode()
     assert not KillSwitch.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("page", "fields"),
+    [
+        ("apikey", ["workspace"]),
+        ("killswitch", ["api_key", "workspace"]),
+        ("membership", ["user", "workspace"]),
+    ],
+)
+def test_forms_find_workspaces_keys_and_users_by_name(staff_client, page, fields):
+    # when
+    html = staff_client.get(f"/admin/accounts/{page}/add/").content.decode()
+
+    # then: a search-as-you-type select, not a raw id box
+    for field in fields:
+        assert re.search(rf'<select name="{field}"[^>]*data-ajax--url', html), field
+
+
+def test_confirming_twice_says_the_accounts_are_already_disconnected(staff_client):
+    # given: a confirmed disconnect of two accounts
+    creator = UserFactory()
+    accounts = [
+        account_with_history(creator, platform, queued=1, published=0, snapshots=0, inbox=0)
+        for platform in (Platform.INSTAGRAM, Platform.X)
+    ]
+    confirmation = {
+        "action": "disconnect_selected",
+        "_selected_action": [str(account.pk) for account in accounts],
+        "apply": "yes",
+    }
+    staff_client.post("/admin/accounts/socialaccount/", confirmation)
+    audited = AuditEvent.objects.count()
+
+    # when: the same confirmation is posted again
+    again = staff_client.post("/admin/accounts/socialaccount/", confirmation, follow=True)
+
+    # then
+    html = again.content.decode()
+    assert "2 selected accounts were already disconnected." in html
+    assert "Disconnected 0" not in html
+    assert AuditEvent.objects.count() == audited
