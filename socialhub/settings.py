@@ -365,6 +365,9 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # Django's own handlers (a DEBUG-only console, mail to admins) are dropped: its
+        # records reach the root handler once, with the correlation id.
+        "django": {"handlers": [], "level": "INFO"},
         "django.db.backends": {"level": "INFO"},
     },
 }

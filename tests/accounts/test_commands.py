@@ -238,7 +238,7 @@ def test_offboard_workspace_dry_run_json_reports_the_same_totals(team):
     assert json.loads(preview.out)["totals"] == json.loads(done.out)["totals"]
 
 
-def test_offboard_workspace_exits_2_when_an_account_failed(team, monkeypatch):
+def test_offboard_workspace_exits_3_when_an_account_failed(team, monkeypatch):
     # given
     workspace, _ann, _bob, accounts, _kept = team
 
@@ -253,7 +253,7 @@ def test_offboard_workspace_exits_2_when_an_account_failed(team, monkeypatch):
     run = Run("offboard_workspace", workspace.public_id, "--yes", "--json")
 
     # then: the others are done, the summary is still printed, the exit code says so
-    assert run.exit_code == 2
+    assert run.exit_code == 3
     assert "1 account(s) could not be disconnected" in run.message
     document = json.loads(run.out)
     assert (document["totals"]["disconnected"], document["totals"]["failed"]) == (2, 1)
@@ -349,6 +349,58 @@ def test_verbosity_sets_the_progress_lines_off_a_terminal(team, verbosity, lines
     # then
     assert run.exit_code == 0
     assert len([line for line in run.err.splitlines() if line.startswith("[")]) == lines
+
+
+def _manage(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
+    """``manage.py`` in a process of its own, on the test database (real exit codes)."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": database_url(),
+        "REDIS_URL": settings.REDIS_URL,
+    }
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=Path(settings.BASE_DIR),
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.django_db(transaction=True)  # the process reads what this test wrote
+def test_exit_codes_from_the_command_line(team):
+    # given
+    workspace, *_ = team
+
+    # when
+    usage = _manage("offboard_workspace")
+    unknown = _manage("offboard_workspace", f"ws_{UNKNOWN_UUID}", "--yes")
+    declined = _manage("offboard_workspace", workspace.public_id, stdin="n\n")
+
+    # then: 2 is argparse's usage error, 1 a refusal, and a piped answer ends its line
+    assert usage.returncode == 2 and "the following arguments are required" in usage.stderr
+    assert unknown.returncode == 1 and "not found" in unknown.stderr
+    assert declined.returncode == 1
+    assert "[y/N] \nCommandError: Aborted; nothing was changed." in declined.stderr
+    assert SocialAccount.objects.filter(workspace=workspace).count() == 3
+
+
+def test_verbosity_0_prints_no_progress_and_no_info_lines(team, caplog):
+    # given
+    workspace, *_ = team
+
+    # when
+    with caplog.at_level(logging.INFO):
+        run = Run("offboard_workspace", workspace.public_id, "--yes", "--json", "-v", "0")
+
+    # then: stdout is the JSON document, stderr is empty, nothing below a warning logged
+    assert run.exit_code == 0
+    assert json.loads(run.out)["totals"]["disconnected"] == 3
+    assert run.err == ""
+    assert not [record for record in caplog.records if record.levelno < logging.WARNING]
 
 
 # --- offboard_user ----------------------------------------------------------------------

@@ -478,3 +478,10 @@ def test_rate_limit_counter_read_failure_is_503_not_429(user, monkeypatch, api_c
     )
 
     assert_error(response, 503, "UNAVAILABLE")
+
+
+def test_django_log_lines_are_written_once():
+    """Django's own console handler is dropped: its records go through the root handler
+    (with the correlation id) and nowhere else."""
+    assert logging.getLogger("django").handlers == []
+    assert logging.getLogger("django").propagate is True

@@ -1,16 +1,18 @@
 """What the disconnect and offboard commands share: the prompt, the progress line, the
-summary table and the exit codes (0 done, 1 refused or aborted, 2 some account failed)."""
+summary table and the exit codes: 0 done, 1 refused or aborted, 2 a usage error (argparse's
+own), 3 some account failed."""
 
 from __future__ import annotations
 
 import json
 import logging
+import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.services.offboarding import OffboardingItem, OffboardingSummary
 
-EXIT_FAILED = 2
+EXIT_FAILED = 3
 BAR_WIDTH = 30
 
 
@@ -39,8 +41,10 @@ def confirm(command: BaseCommand, question: str) -> None:
     try:
         answer = input()
     except (EOFError, OSError):  # stdin closed, or none to read from
-        answer = ""
-        command.stderr.write("", style_func=_plain)
+        answer = None
+    if answer is None or not sys.stdin.isatty():
+        command.stderr.write("", style_func=_plain)  # a typed answer already ended the line
+    answer = answer or ""
     if answer.strip().lower() not in {"y", "yes"}:
         raise CommandError("Aborted; nothing was changed.")
 
@@ -64,7 +68,7 @@ class Progress:
     On a terminal: a bar redrawn with ``\\r``, with the per-account INFO log lines held back
     while it is drawn (they would break it; warnings and errors still show, and the audit
     trail and the summary name every account). Otherwise (logs, pipes, ``-v 2``): one line
-    per account next to the log. ``-v 0``: no progress at all.
+    per account next to the log. ``-v 0``: no progress and no INFO log lines.
     """
 
     def __init__(self, command: BaseCommand, *, verbosity: int = 1) -> None:
@@ -75,7 +79,7 @@ class Progress:
         self._held_back: list[logging.Handler] = []
 
     def __enter__(self) -> Progress:
-        if self.redraw:
+        if self.redraw or self.quiet:
             self._held_back = list(logging.getLogger().handlers)
             for handler in self._held_back:
                 handler.addFilter(_warnings_only)
@@ -161,7 +165,7 @@ def summary_lines(summary: OffboardingSummary) -> list[str]:
 
 
 def finish(command: BaseCommand, summary: OffboardingSummary, *, as_json: bool) -> None:
-    """Print the summary (table or JSON) and fail with exit code 2 if any account failed."""
+    """Print the summary (table or JSON) and fail with exit code 3 if any account failed."""
     if as_json:
         command.stdout.write(json.dumps(summary.as_dict(), indent=2))
     else:

@@ -15,7 +15,7 @@ from ._offboarding import Progress, add_run_arguments, confirm, finish, preview_
 class Command(BaseCommand):
     help = (
         "Disconnect one social account (reason revoked_by_staff): cancel its queued posts, "
-        "purge its cached data, revoke its tokens. Exit 1 when refused or not found, 2 when "
+        "purge its cached data, revoke its tokens. Exit 1 when refused or not found, 3 when "
         "the disconnect failed."
     )
 

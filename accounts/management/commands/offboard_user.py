@@ -13,7 +13,7 @@ class Command(BaseCommand):
     help = (
         "Disconnect every social account a user connected, in every workspace (reason "
         "offboarding), committing each one: an interrupted run is resumed by running it "
-        "again. Exit 1 when refused or not found, 2 when an account failed."
+        "again. Exit 1 when refused or not found, 3 when an account failed."
     )
 
     def add_arguments(self, parser):
