@@ -3,6 +3,8 @@ through connect, refresh and sync, and leave through the disconnect action."""
 
 from __future__ import annotations
 
+import uuid
+
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db import models
@@ -15,6 +17,7 @@ from accounts.models import (
     SocialAccount,
     SocialMetrics,
     TokenRevocation,
+    Workspace,
 )
 from accounts.services.actors import Actor
 from accounts.services.disconnect import DisconnectReason
@@ -42,6 +45,36 @@ class SocialMetricsInline(admin.StackedInline):
         return False
 
 
+class WorkspaceFilter(admin.SimpleListFilter):
+    """Names the workspace when the list is narrowed to one (the link on the workspaces
+    list); hidden otherwise, since a list of every workspace would not fit."""
+
+    title = "workspace"
+    parameter_name = "workspace"
+
+    def _pk(self) -> uuid.UUID | None:
+        try:
+            return uuid.UUID(self.value()) if self.value() else None
+        except ValueError:
+            return None
+
+    def lookups(self, request, model_admin):
+        # Only with a value; always then, or Django would skip ``queryset`` altogether.
+        if self.value() is None:
+            return []
+        pk = self._pk()
+        name = (
+            Workspace.objects.filter(pk=pk).values_list("name", flat=True).first() if pk else None
+        )
+        return [(self.value(), name or "(no such workspace)")]
+
+    def queryset(self, request, queryset):
+        if self.value() is None:
+            return queryset
+        pk = self._pk()
+        return queryset.filter(workspace_id=pk) if pk else queryset.none()
+
+
 def _selected_count(request) -> int:
     """How many rows the form named (0 when "select all" was used: the query is the list)."""
     if request.POST.get("select_across") == "1":
@@ -60,7 +93,7 @@ class SocialAccountAdmin(PublicIdMixin, admin.ModelAdmin):
         "followers",
         "connected_at",
     )
-    list_filter = ("platform", "status")
+    list_filter = ("platform", "status", WorkspaceFilter)
     search_fields = ("platform_username", "platform_user_id", "user__email", "workspace__name")
     list_select_related = ("user", "workspace", "metrics")
     exclude = TOKEN_FIELDS

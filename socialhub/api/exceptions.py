@@ -98,4 +98,8 @@ def envelope_exception_handler(exc: Exception, context) -> Response:
         response[name] = value
     if error.code is ErrorCode.AUTH_UNAUTHORIZED:
         response["WWW-Authenticate"] = 'Bearer realm="api"'
+    if error.code is ErrorCode.KILL_SWITCH:
+        # Staff turned this access off on purpose: not a server error for the error log.
+        logger.info("Refused by a kill switch: %s", error.details)
+        response._has_been_logged = True
     return response

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import uuid
 
 import pytest
 from django.contrib import admin
@@ -560,9 +561,14 @@ def test_a_workspace_links_to_its_social_accounts(staff_client):
     link = re.search(rf'<a href="([^"]+\?workspace={team.pk})">1</a>', workspaces)
     accounts = staff_client.get(link.group(1).replace("&amp;", "&")).content.decode()
 
-    # then: the list shows that workspace's accounts only
+    # then: the list shows that workspace's accounts only, and says so in the filters
     assert f'value="{inside.pk}"' in accounts
     assert f'value="{outside.pk}"' not in accounts
+    assert re.search(r'<li class="selected">\s*<a href="[^"]*">Linked agency</a>', accounts)
+    for wrong in ("nope", str(uuid.uuid4())):
+        listed = staff_client.get(f"/admin/accounts/socialaccount/?workspace={wrong}")
+        assert listed.status_code == 200
+        assert "action-select" not in listed.content.decode()
 
 
 @pytest.mark.parametrize("page", ["socialaccount", "workspace", "user"])

@@ -3,6 +3,7 @@ social-account endpoints, and the kill switches that shut API keys off."""
 
 from __future__ import annotations
 
+import logging
 import types
 import uuid
 
@@ -397,6 +398,18 @@ def test_an_engaged_kill_switch_answers_503_and_changes_nothing(tenants, scope, 
     assert int(response["Retry-After"]) >= 1
     assert database_state() == before
     assert ApiKey.objects.get(pk=a.key.pk).last_used_at is None
+
+
+def test_a_kill_switch_refusal_is_logged_as_info_not_as_a_server_error(tenants, caplog):
+    a = tenants.a
+    switch_on("workspace", a)
+
+    with caplog.at_level(logging.INFO):
+        response = key_client(a.secret).get(account_url(a.account))
+
+    assert response.status_code == 503
+    assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
+    assert any("Refused by a kill switch" in record.getMessage() for record in caplog.records)
 
 
 @pytest.mark.parametrize("scope", ["key", "workspace", "global"])
