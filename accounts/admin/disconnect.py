@@ -176,3 +176,56 @@ def report_outcome(modeladmin, request, summary: OffboardingSummary, *, prefix: 
                 f"{item.handle or item.social_account_id}: {item.error or 'unknown error'}",
                 messages.ERROR,
             )
+
+
+def single_selection(modeladmin, request, queryset, *, noun: str):
+    """The one selected row, or None after telling staff to pick exactly one: the preview
+    and the result stay readable, and a stray "select all" cannot offboard every customer."""
+    selected = list(queryset.order_by()[:2])
+    if len(selected) != 1:
+        modeladmin.message_user(
+            request, f"Offboard one {noun} at a time: select exactly one.", messages.WARNING
+        )
+        return None
+    return selected[0]
+
+
+def run_offboarding(
+    modeladmin,
+    request,
+    target,
+    *,
+    label: str,
+    scope: str,
+    account_count: int,
+    offboard,
+    background_task,
+    action: str,
+):
+    """Preview, then run (in the request, or on a worker for a large one) an offboarding.
+
+    ``offboard(dry_run=...)`` is the service call; ``background_task`` its Celery task,
+    taking the target's and the staff user's ids.
+    """
+    apply = confirmed(request)
+    if apply and in_background(account_count):
+        background_task.delay_on_commit(str(target.pk), str(request.user.pk))
+        report_queued(
+            modeladmin, request, what=f"Offboarding “{label}”", account_count=account_count
+        )
+        return None
+    summary = offboard(dry_run=not apply)
+    if apply:
+        report_outcome(modeladmin, request, summary, prefix=f"Offboarded “{label}”. ")
+        return None
+    return preview_response(
+        modeladmin,
+        request,
+        summary=summary,
+        template="admin/accounts/offboard_confirmation.html",
+        title=f"Offboard “{label}”?",
+        action=action,
+        selected_ids=[str(target.pk)],
+        label=label,
+        scope=scope,
+    )

@@ -2,27 +2,20 @@
 
 from __future__ import annotations
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import Count
 from django.urls import reverse
 from django.utils.html import format_html
 
-from accounts.models import CreatorProfile, Membership, User, Workspace
+from accounts.models import CreatorProfile, Membership, SocialAccount, User, Workspace
 from accounts.services.actors import Actor
-from accounts.services.offboarding import workspace_offboard
+from accounts.services.offboarding import user_offboard, workspace_offboard
 from accounts.services.users import user_register
-from accounts.tasks.offboarding import workspace_offboard_task
+from accounts.tasks.offboarding import user_offboard_task, workspace_offboard_task
 
 from .base import KeepsSocialAccountsAdmin, PublicIdMixin
-from .disconnect import (
-    DISCONNECT_PERMISSION,
-    confirmed,
-    in_background,
-    preview_response,
-    report_outcome,
-    report_queued,
-)
+from .disconnect import DISCONNECT_PERMISSION, run_offboarding, single_selection
 
 
 @admin.register(User)
@@ -39,6 +32,7 @@ class UserAdmin(PublicIdMixin, KeepsSocialAccountsAdmin, DjangoUserAdmin):
         ("Dates", {"fields": ("date_joined", "last_login")}),
     )
     add_fieldsets = ((None, {"fields": ("email", "name", "password1", "password2")}),)
+    actions = ["offboard_user"]
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -55,6 +49,27 @@ class UserAdmin(PublicIdMixin, KeepsSocialAccountsAdmin, DjangoUserAdmin):
         obj.password = registered.password
         obj._state.adding = False
         obj._state.db = registered._state.db
+
+    def has_offboard_permission(self, request):
+        return request.user.has_perm(DISCONNECT_PERMISSION)
+
+    @admin.action(description="Offboard user", permissions=["offboard"])
+    def offboard_user(self, request, queryset):
+        user = single_selection(self, request, queryset, noun="user")
+        if user is None:
+            return None
+        actor = Actor.for_user(request.user)
+        return run_offboarding(
+            self,
+            request,
+            user,
+            label=user.email,
+            scope="every social account this user connected, in every workspace",
+            account_count=SocialAccount.objects.filter(user_id=user.pk).count(),
+            offboard=lambda dry_run: user_offboard(user=user, actor=actor, dry_run=dry_run),
+            background_task=user_offboard_task,
+            action="offboard_user",
+        )
 
 
 class MembershipInline(admin.TabularInline):
@@ -104,40 +119,22 @@ class WorkspaceAdmin(PublicIdMixin, KeepsSocialAccountsAdmin):
 
     @admin.action(description="Offboard workspace", permissions=["offboard"])
     def offboard_workspace(self, request, queryset):
-        # One workspace per run: the preview and the result stay readable, and a mistaken
-        # "select all" cannot offboard every customer at once.
-        selected = list(queryset.order_by()[:2])
-        if len(selected) != 1:
-            self.message_user(
-                request, "Offboard one workspace at a time: select exactly one.", messages.WARNING
-            )
+        workspace = single_selection(self, request, queryset, noun="workspace")
+        if workspace is None:
             return None
-        workspace = selected[0]
-        apply = confirmed(request)
-        if apply and in_background(workspace.social_account_count):
-            workspace_offboard_task.delay_on_commit(str(workspace.pk), str(request.user.pk))
-            report_queued(
-                self,
-                request,
-                what=f"Offboarding “{workspace.name}”",
-                account_count=workspace.social_account_count,
-            )
-            return None
-        summary = workspace_offboard(
-            workspace=workspace, actor=Actor.for_user(request.user), dry_run=not apply
-        )
-        if apply:
-            report_outcome(self, request, summary, prefix=f"Offboarded “{workspace.name}”. ")
-            return None
-        return preview_response(
+        actor = Actor.for_user(request.user)
+        return run_offboarding(
             self,
             request,
-            summary=summary,
-            template="admin/accounts/workspace/offboard_confirmation.html",
-            title=f"Offboard “{workspace.name}”?",
+            workspace,
+            label=workspace.name,
+            scope="every social account connected in this workspace",
+            account_count=workspace.social_account_count,
+            offboard=lambda dry_run: workspace_offboard(
+                workspace=workspace, actor=actor, dry_run=dry_run
+            ),
+            background_task=workspace_offboard_task,
             action="offboard_workspace",
-            selected_ids=[str(workspace.pk)],
-            workspace=workspace,
         )
 
 

@@ -9,7 +9,11 @@ from celery import shared_task
 from accounts.models import User, Workspace
 from accounts.services.actors import Actor
 from accounts.services.disconnect import DisconnectReason
-from accounts.services.offboarding import social_accounts_disconnect_each, workspace_offboard
+from accounts.services.offboarding import (
+    social_accounts_disconnect_each,
+    user_offboard,
+    workspace_offboard,
+)
 from socialhub.api.ids import format_public_id
 
 logger = logging.getLogger("socialhub.social")
@@ -34,6 +38,21 @@ def workspace_offboard_task(workspace_id: str, staff_user_id: str) -> int:
     logger.info(
         "[social] Offboarded workspace %s: %d disconnected, %d failed",
         workspace.public_id,
+        summary.disconnected,
+        summary.failed,
+    )
+    return summary.disconnected
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def user_offboard_task(user_id: str, staff_user_id: str) -> int:
+    user = User.objects.filter(pk=user_id).first()
+    if user is None:
+        return 0
+    summary = user_offboard(user=user, actor=_staff_actor(staff_user_id))
+    logger.info(
+        "[social] Offboarded user %s: %d disconnected, %d failed",
+        user.public_id,
         summary.disconnected,
         summary.failed,
     )

@@ -752,3 +752,31 @@ def test_confirming_twice_says_the_accounts_are_already_disconnected(staff_clien
     assert "2 selected accounts were already disconnected." in html
     assert "Disconnected 0" not in html
     assert AuditEvent.objects.count() == audited
+
+
+def test_offboard_user_action_disconnects_their_accounts_in_every_workspace(staff_client, staff):
+    # given: a creator with an account in their own workspace and one in a team's
+    creator = UserFactory()
+    team = shared_workspace(UserFactory(), name="Their agency")
+    own = account_with_history(creator, Platform.X, queued=1, published=0, snapshots=1, inbox=0)
+    in_team = account_in(team, creator, Platform.YOUTUBE, queued=0, snapshots=0, inbox=0)
+    someone_else = account_with_history(
+        UserFactory(), Platform.X, queued=0, published=0, snapshots=0, inbox=0
+    )
+    selection = {"action": "offboard_user", "_selected_action": [str(creator.pk)]}
+
+    # when
+    preview = staff_client.post("/admin/accounts/user/", selection).content.decode()
+    done = staff_client.post(
+        "/admin/accounts/user/", {**selection, "apply": "yes"}, follow=True
+    ).content.decode()
+
+    # then
+    assert f"Offboard “{creator.email}”?" in preview
+    assert "every social account this user connected, in every workspace" in preview
+    assert preview.count("<tr data-account=") == 2
+    assert f"Offboarded “{creator.email}”. Disconnected 2 accounts" in done
+    assert not SocialAccount.objects.filter(pk__in=[own.pk, in_team.pk]).exists()
+    assert SocialAccount.objects.filter(pk=someone_else.pk).exists()
+    summary = AuditEvent.objects.get(action="user.offboarded")
+    assert (summary.actor_id, summary.subject_ids) == (staff.public_id, [creator.public_id])

@@ -7,7 +7,11 @@ import uuid
 import pytest
 
 from accounts.models import AuditEvent, SocialAccount
-from accounts.tasks.offboarding import social_accounts_disconnect_task, workspace_offboard_task
+from accounts.tasks.offboarding import (
+    social_accounts_disconnect_task,
+    user_offboard_task,
+    workspace_offboard_task,
+)
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -66,3 +70,18 @@ def test_tasks_keep_the_staff_id_when_the_user_is_gone_and_skip_a_gone_workspace
         f"usr_{gone_staff}",
         "revoked_by_staff",
     )
+
+
+def test_user_offboard_task_covers_every_workspace(team):
+    # given
+    _workspace, ann, _bob, _accounts, _kept = team
+    staff = UserFactory()
+
+    # when
+    done = user_offboard_task(str(ann.pk), str(staff.pk))
+
+    # then: ann's instagram and x in the team, and her tiktok at home
+    assert done == 3
+    assert not SocialAccount.objects.filter(user=ann).exists()
+    assert AuditEvent.objects.get(action="user.offboarded").actor_id == staff.public_id
+    assert user_offboard_task(str(uuid.uuid4()), str(staff.pk)) == 0
