@@ -22,7 +22,7 @@ from accounts.models import (
 from accounts.services.actors import Actor
 from accounts.services.disconnect import DisconnectReason
 from accounts.services.offboarding import social_accounts_disconnect_each
-from accounts.tasks.offboarding import social_accounts_disconnect_task
+from accounts.tasks.offboarding import social_accounts_disconnect_each_task
 
 from .base import TOKEN_FIELDS, PublicIdMixin, ReadOnlyAdmin
 from .disconnect import (
@@ -149,7 +149,7 @@ class SocialAccountAdmin(PublicIdMixin, admin.ModelAdmin):
             if not account_ids:
                 return None
         if apply and in_background(len(account_ids)):
-            social_accounts_disconnect_task.delay_on_commit(
+            social_accounts_disconnect_each_task.delay_on_commit(
                 [str(pk) for pk in account_ids], str(request.user.pk)
             )
             report_queued(

@@ -12,6 +12,7 @@ from accounts.models import CreatorProfile, Membership, SocialAccount, User, Wor
 from accounts.services.actors import Actor
 from accounts.services.offboarding import user_offboard, workspace_offboard
 from accounts.services.users import user_register
+from accounts.services.workspaces import membership_remove, membership_save, workspace_save
 from accounts.tasks.offboarding import user_offboard_task, workspace_offboard_task
 
 from .base import KeepsSocialAccountsAdmin, PublicIdMixin
@@ -73,8 +74,12 @@ class UserAdmin(PublicIdMixin, KeepsSocialAccountsAdmin, DjangoUserAdmin):
 
 
 class MembershipInline(admin.TabularInline):
+    """Saved through the membership services by ``WorkspaceAdmin.save_formset``."""
+
     model = Membership
     extra = 0
+    fields = ("user", "role", "created_at")
+    readonly_fields = ("created_at",)
     autocomplete_fields = ("user",)
 
     def get_queryset(self, request):
@@ -84,7 +89,7 @@ class MembershipInline(admin.TabularInline):
 @admin.register(Workspace)
 class WorkspaceAdmin(PublicIdMixin, KeepsSocialAccountsAdmin):
     social_account_owner = "workspace"
-    readonly_fields = ("api_id",)
+    readonly_fields = ("api_id", "created_at")
     list_display = ("name", "is_personal", "members", "social_accounts", "created_at", "api_id")
     list_filter = ("is_personal",)
     search_fields = ("name", "memberships__user__email")
@@ -101,6 +106,17 @@ class WorkspaceAdmin(PublicIdMixin, KeepsSocialAccountsAdmin):
                 social_account_count=Count("social_accounts", distinct=True),
             )
         )
+
+    def save_model(self, request, obj, form, change):
+        workspace_save(workspace=obj, actor=Actor.for_user(request.user))
+
+    def save_formset(self, request, form, formset, change):
+        actor = Actor.for_user(request.user)
+        memberships = formset.save(commit=False)
+        for membership in formset.deleted_objects:
+            membership_remove(membership=membership, actor=actor)
+        for membership in memberships:
+            membership_save(membership=membership, actor=actor)
 
     @admin.display(description="members", ordering="member_count")
     def members(self, workspace):
@@ -145,6 +161,18 @@ class MembershipAdmin(admin.ModelAdmin):
     search_fields = ("user__email", "workspace__name")
     list_select_related = ("user", "workspace")
     autocomplete_fields = ("user", "workspace")
+    readonly_fields = ("created_at",)
+
+    # Adding, changing and removing members is audited with the staff user as actor.
+    def save_model(self, request, obj, form, change):
+        membership_save(membership=obj, actor=Actor.for_user(request.user))
+
+    def delete_model(self, request, obj):
+        membership_remove(membership=obj, actor=Actor.for_user(request.user))
+
+    def delete_queryset(self, request, queryset):
+        for membership in queryset:
+            self.delete_model(request, membership)
 
 
 @admin.register(CreatorProfile)

@@ -1,4 +1,4 @@
-"""Creating workspaces and adding members to them."""
+"""Creating workspaces and managing their members (through the API, or as staff)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from django.db import IntegrityError, transaction
 
 from accounts.models import Membership, User, Workspace
 from socialhub.api.errors import ApplicationError, ErrorCode, not_found
+from socialhub.api.ids import format_public_id
 
 from .actors import Actor
 from .audit import audit_event_record
@@ -50,3 +51,50 @@ def membership_add(*, workspace: Workspace, email: str, role: str, actor: Actor)
             i18n_key="workspace.member.already_member",
         ) from None
     return membership
+
+
+def workspace_save(*, workspace: Workspace, actor: Actor) -> Workspace:
+    """Create or rename a workspace as staff (the admin), audited."""
+    with transaction.atomic():
+        workspace.save()
+        audit_event_record(
+            actor=actor,
+            action="workspace.saved",
+            workspace_id=workspace.public_id,
+            subject_ids=[workspace.public_id],
+            data={"name": workspace.name},
+        )
+    return workspace
+
+
+def membership_save(*, membership: Membership, actor: Actor) -> Membership:
+    """Add a member or change a member's role as staff (the admin), audited."""
+    with transaction.atomic():
+        membership.save()
+        audit_event_record(
+            actor=actor,
+            action="workspace.member_saved",
+            workspace_id=format_public_id(Workspace.ID_PREFIX, membership.workspace_id),
+            subject_ids=[
+                format_public_id(Workspace.ID_PREFIX, membership.workspace_id),
+                format_public_id(User.ID_PREFIX, membership.user_id),
+            ],
+            data={"role": membership.role},
+        )
+    return membership
+
+
+def membership_remove(*, membership: Membership, actor: Actor) -> None:
+    """Take a member out of a workspace as staff (the admin), audited."""
+    with transaction.atomic():
+        audit_event_record(
+            actor=actor,
+            action="workspace.member_removed",
+            workspace_id=format_public_id(Workspace.ID_PREFIX, membership.workspace_id),
+            subject_ids=[
+                format_public_id(Workspace.ID_PREFIX, membership.workspace_id),
+                format_public_id(User.ID_PREFIX, membership.user_id),
+            ],
+            data={"role": membership.role},
+        )
+        membership.delete()

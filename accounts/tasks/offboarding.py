@@ -60,7 +60,7 @@ def user_offboard_task(user_id: str, staff_user_id: str) -> int:
 
 
 @shared_task(acks_late=True, ignore_result=True)
-def social_accounts_disconnect_task(account_ids: list[str], staff_user_id: str) -> int:
+def social_accounts_disconnect_each_task(account_ids: list[str], staff_user_id: str) -> int:
     summary = social_accounts_disconnect_each(
         account_ids=account_ids,
         actor=_staff_actor(staff_user_id),

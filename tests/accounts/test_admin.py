@@ -23,6 +23,7 @@ from accounts.models import (
     AuditEvent,
     IdempotencyRecord,
     KillSwitch,
+    Membership,
     Platform,
     SandboxCredential,
     SocialAccount,
@@ -780,3 +781,61 @@ def test_offboard_user_action_disconnects_their_accounts_in_every_workspace(staf
     assert SocialAccount.objects.filter(pk=someone_else.pk).exists()
     summary = AuditEvent.objects.get(action="user.offboarded")
     assert (summary.actor_id, summary.subject_ids) == (staff.public_id, [creator.public_id])
+
+
+def test_membership_changes_in_the_admin_are_audited(staff_client, staff):
+    # given: a team with its owner
+    owner, newcomer = UserFactory(), UserFactory()
+    team = shared_workspace(owner, name="Audited agency")
+    owner_membership = Membership.objects.get(workspace=team, user=owner)
+    inline = {
+        "name": "Audited agency",
+        "memberships-TOTAL_FORMS": "2",
+        "memberships-INITIAL_FORMS": "1",
+        "memberships-0-id": str(owner_membership.pk),
+        "memberships-0-workspace": str(team.pk),
+        "memberships-0-user": str(owner.pk),
+        "memberships-0-role": "owner",
+        "memberships-1-workspace": str(team.pk),
+        "memberships-1-user": str(newcomer.pk),
+        "memberships-1-role": "member",
+        "_save": "Save",
+    }
+
+    # when: a member is added on the workspace's page, then removed on the memberships page
+    added = staff_client.post(f"/admin/accounts/workspace/{team.pk}/change/", inline)
+    membership = Membership.objects.get(workspace=team, user=newcomer)
+    staff_client.post(f"/admin/accounts/membership/{membership.pk}/delete/", {"post": "yes"})
+
+    # then
+    assert added.status_code == 302
+    assert not Membership.objects.filter(workspace=team, user=newcomer).exists()
+    events = list(
+        AuditEvent.objects.filter(workspace_id=team.public_id, actor_id=staff.public_id)
+        .order_by("created_at", "id")
+        .values_list("action", "data")
+    )
+    assert ("workspace.member_saved", {"role": "member"}) in events
+    assert ("workspace.member_removed", {"role": "member"}) in events
+    assert ("workspace.saved", {"name": "Audited agency"}) in events
+
+
+def test_staff_create_a_workspace_and_a_membership_with_the_visible_fields(staff_client, staff):
+    # when: only what the add forms show is filled in
+    created = staff_client.post(
+        "/admin/accounts/workspace/add/",
+        {"name": "Staff-made", "memberships-TOTAL_FORMS": "0", "memberships-INITIAL_FORMS": "0"},
+    )
+    workspace = Workspace.objects.get(name="Staff-made")
+    member = UserFactory()
+    joined = staff_client.post(
+        "/admin/accounts/membership/add/",
+        {"workspace": str(workspace.pk), "user": str(member.pk), "role": "admin"},
+    )
+
+    # then
+    assert (created.status_code, joined.status_code) == (302, 302)
+    assert Membership.objects.get(workspace=workspace, user=member).role == "admin"
+    assert set(
+        AuditEvent.objects.filter(actor_id=staff.public_id).values_list("action", flat=True)
+    ) == {"workspace.saved", "workspace.member_saved"}

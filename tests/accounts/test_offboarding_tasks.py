@@ -8,7 +8,7 @@ import pytest
 
 from accounts.models import AuditEvent, SocialAccount
 from accounts.tasks.offboarding import (
-    social_accounts_disconnect_task,
+    social_accounts_disconnect_each_task,
     user_offboard_task,
     workspace_offboard_task,
 )
@@ -59,7 +59,7 @@ def test_tasks_keep_the_staff_id_when_the_user_is_gone_and_skip_a_gone_workspace
     gone_staff = uuid.uuid4()
 
     # when
-    disconnected = social_accounts_disconnect_task([str(accounts[0].pk)], str(gone_staff))
+    disconnected = social_accounts_disconnect_each_task([str(accounts[0].pk)], str(gone_staff))
     nothing = workspace_offboard_task(str(uuid.uuid4()), str(gone_staff))
 
     # then
