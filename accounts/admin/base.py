@@ -11,6 +11,7 @@ from django.utils.translation import ngettext
 
 from accounts.models import SocialAccount
 from accounts.services.actors import Actor
+from socialhub.api.errors import ApplicationError
 
 # Encrypted columns of SocialAccount (and of the revocation outbox that copies them).
 TOKEN_FIELDS = ("access_token", "refresh_token")
@@ -88,6 +89,24 @@ class KeepsSocialAccountsAdmin(admin.ModelAdmin):
 
     social_account_owner = ""  # the SocialAccount foreign key pointing at this model
 
+    def deleted_along(self, objs) -> list[str]:
+        """Rows the delete service removes that no foreign key cascades to (shown too)."""
+        return []
+
+    def delete_one(self, request, obj) -> None:
+        """The service that deletes ``obj`` (audited)."""
+        raise NotImplementedError
+
+    def delete_model(self, request, obj):
+        try:
+            self.delete_one(request, obj)
+        except ApplicationError as exc:  # an account connected since the confirmation page
+            messages.error(request, f"{obj} was not deleted: {exc.message}")
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_model(request, obj)
+
     def get_deleted_objects(self, objs, request):
         deleted, model_count, _perms_needed, protected = super().get_deleted_objects(objs, request)
         connected = list(
@@ -109,4 +128,4 @@ class KeepsSocialAccountsAdmin(admin.ModelAdmin):
                 "“Disconnect selected social accounts”, or Workspaces → “Offboard workspace”), "
                 "so queued posts are canceled, tokens revoked and the disconnect audited.",
             )
-        return deleted, model_count, set(), protected
+        return [*deleted, *self.deleted_along(objs)], model_count, set(), protected

@@ -207,6 +207,13 @@ def run_offboarding(
     ``offboard(dry_run=...)`` is the service call; ``background_task`` its Celery task,
     taking the target's and the staff user's ids.
     """
+    if account_count == 0:  # nothing connected, or offboarded already (a second confirm)
+        modeladmin.message_user(
+            request,
+            f"“{label}” has no connected social accounts: nothing to offboard.",
+            messages.WARNING,
+        )
+        return None
     apply = confirmed(request)
     if apply and in_background(account_count):
         background_task.delay_on_commit(str(target.pk), str(request.user.pk))

@@ -131,23 +131,22 @@ class SocialAccountAdmin(PublicIdMixin, admin.ModelAdmin):
     def disconnect_selected(self, request, queryset):
         account_ids = list(queryset.values_list("pk", flat=True))
         apply = confirmed(request)
-        if apply:
-            # Confirmed twice, or by two staff members from one preview: what is no longer
-            # there is said, not counted as "0 disconnected".
-            gone = _selected_count(request) - len(account_ids)
-            if gone > 0:
-                self.message_user(
-                    request,
-                    ngettext(
-                        "%d selected account was already disconnected.",
-                        "%d selected accounts were already disconnected.",
-                        gone,
-                    )
-                    % gone,
-                    messages.WARNING,
+        # Confirmed twice, by two staff members from one preview, or a preview reloaded
+        # after the run: what is no longer there is said, not shown as "0 accounts".
+        gone = _selected_count(request) - len(account_ids)
+        if gone > 0:
+            self.message_user(
+                request,
+                ngettext(
+                    "%d selected account was already disconnected.",
+                    "%d selected accounts were already disconnected.",
+                    gone,
                 )
-            if not account_ids:
-                return None
+                % gone,
+                messages.WARNING,
+            )
+        if not account_ids:
+            return None
         if apply and in_background(len(account_ids)):
             social_accounts_disconnect_each_task.delay_on_commit(
                 [str(pk) for pk in account_ids], str(request.user.pk)

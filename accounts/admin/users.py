@@ -11,8 +11,13 @@ from django.utils.html import format_html
 from accounts.models import CreatorProfile, Membership, SocialAccount, User, Workspace
 from accounts.services.actors import Actor
 from accounts.services.offboarding import user_offboard, workspace_offboard
-from accounts.services.users import user_register
-from accounts.services.workspaces import membership_remove, membership_save, workspace_save
+from accounts.services.users import user_delete, user_personal_workspaces, user_register
+from accounts.services.workspaces import (
+    membership_remove,
+    membership_save,
+    workspace_delete,
+    workspace_save,
+)
 from accounts.tasks.offboarding import user_offboard_task, workspace_offboard_task
 
 from .base import KeepsSocialAccountsAdmin, PublicIdMixin
@@ -50,6 +55,16 @@ class UserAdmin(PublicIdMixin, KeepsSocialAccountsAdmin, DjangoUserAdmin):
         obj.password = registered.password
         obj._state.adding = False
         obj._state.db = registered._state.db
+
+    def deleted_along(self, objs):
+        return [
+            f"Personal workspace: {workspace.name} (with everything in it)"
+            for user in objs
+            for workspace in user_personal_workspaces(user=user)
+        ]
+
+    def delete_one(self, request, obj):
+        user_delete(user=obj, actor=Actor.for_user(request.user))
 
     def has_offboard_permission(self, request):
         return request.user.has_perm(DISCONNECT_PERMISSION)
@@ -109,6 +124,9 @@ class WorkspaceAdmin(PublicIdMixin, KeepsSocialAccountsAdmin):
 
     def save_model(self, request, obj, form, change):
         workspace_save(workspace=obj, actor=Actor.for_user(request.user))
+
+    def delete_one(self, request, obj):
+        workspace_delete(workspace=obj, actor=Actor.for_user(request.user))
 
     def save_formset(self, request, form, formset, change):
         actor = Actor.for_user(request.user)

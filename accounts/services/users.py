@@ -11,6 +11,7 @@ from socialhub.api.errors import ApplicationError, ErrorCode
 
 from .actors import Actor
 from .audit import audit_event_record
+from .workspaces import workspace_delete
 
 
 def user_register(*, email: str, password: str, name: str) -> User:
@@ -59,3 +60,30 @@ def user_personal_space_ensure(*, user: User) -> Workspace:
             Membership.objects.create(workspace=workspace, user=user, role=Membership.Role.OWNER)
         CreatorProfile.objects.get_or_create(user=user)
     return workspace
+
+
+def user_personal_workspaces(*, user: User):
+    """The personal workspaces only ``user`` belongs to (they go when the user goes)."""
+    return Workspace.objects.filter(is_personal=True, memberships__user=user).exclude(
+        memberships__user__in=User.objects.exclude(pk=user.pk)
+    )
+
+
+def user_delete(*, user: User, actor: Actor) -> None:
+    """Delete a user whose social accounts are all disconnected, with their personal
+    workspace; shared workspaces lose a member. Audited as ``user.deleted`` (by id only).
+    409 while any of their accounts is connected."""
+    with transaction.atomic():
+        User.objects.select_for_update().filter(pk=user.pk).first()
+        if user.social_accounts.exists():
+            raise ApplicationError(
+                ErrorCode.CONFLICT,
+                "Social accounts are still connected; disconnect them first.",
+                i18n_key="user.delete.accounts_connected",
+            )
+        for workspace in user_personal_workspaces(user=user):
+            workspace_delete(workspace=workspace, actor=actor)
+        audit_event_record(
+            actor=actor, action="user.deleted", subject_ids=[user.public_id], data={}
+        )
+        user.delete()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import IntegrityError, transaction
 
-from accounts.models import Membership, User, Workspace
+from accounts.models import Membership, SocialAccount, User, Workspace
 from socialhub.api.errors import ApplicationError, ErrorCode, not_found
 from socialhub.api.ids import format_public_id
 
@@ -98,3 +98,40 @@ def membership_remove(*, membership: Membership, actor: Actor) -> None:
             data={"role": membership.role},
         )
         membership.delete()
+
+
+def _still_connected(**owner) -> ApplicationError | None:
+    if SocialAccount.objects.filter(**owner).exists():
+        return ApplicationError(
+            ErrorCode.CONFLICT,
+            "Social accounts are still connected; disconnect them first.",
+            i18n_key="workspace.delete.accounts_connected",
+        )
+    return None
+
+
+def workspace_delete(*, workspace: Workspace, actor: Actor) -> None:
+    """Delete a workspace whose social accounts are all disconnected, and with it what
+    belongs to it (members, API keys, kill switch, leases, posts, webhooks). The audit
+    trail keeps a ``workspace.deleted`` event counting what went. 409 while any account is
+    connected: a cascade would skip the disconnect."""
+    with transaction.atomic():
+        Workspace.objects.select_for_update().filter(pk=workspace.pk).first()
+        error = _still_connected(workspace_id=workspace.pk)
+        if error is not None:
+            raise error
+        audit_event_record(
+            actor=actor,
+            action="workspace.deleted",
+            workspace_id=workspace.public_id,
+            subject_ids=[workspace.public_id],
+            data={
+                "name": workspace.name,
+                "members": workspace.memberships.count(),
+                "apiKeys": workspace.api_keys.count(),
+                "webhookEndpoints": workspace.webhook_endpoints.count(),
+                "scheduledPosts": workspace.scheduled_posts.count(),
+                "leases": workspace.leases.count(),
+            },
+        )
+        workspace.delete()

@@ -277,9 +277,13 @@ def test_deleting_a_user_or_workspace_with_accounts_is_refused(staff_client, mod
 def test_a_user_or_workspace_without_accounts_can_be_deleted(staff_client, user, model):
     target = user if model == "user" else shared_workspace(user, name="Empty team")
 
+    page = staff_client.get(f"/admin/accounts/{model}/{target.pk}/delete/").content.decode()
     staff_client.post(f"/admin/accounts/{model}/{target.pk}/delete/", {"post": "yes"})
 
     assert not type(target).objects.filter(pk=target.pk).exists()
+    assert AuditEvent.objects.filter(action=f"{model}.deleted").exists()
+    if model == "user":  # the personal workspace goes with the user, and the page says so
+        assert "Personal workspace: " in page
 
 
 def test_an_offboarded_workspace_can_be_deleted_with_its_keys_leases_and_posts(staff_client, staff):
@@ -306,7 +310,12 @@ def test_an_offboarded_workspace_can_be_deleted_with_its_keys_leases_and_posts(s
     assert "have permission to delete" not in page
     assert "Leaving agency" in page
     assert not Workspace.objects.filter(pk=team.pk).exists()
-    assert AuditEvent.objects.filter(workspace_id=team.public_id).exists()
+    deleted = AuditEvent.objects.get(action="workspace.deleted", actor_id=staff.public_id)
+    assert (deleted.data["apiKeys"], deleted.data["leases"], deleted.data["webhookEndpoints"]) == (
+        1,
+        1,
+        1,
+    )
 
 
 def test_disconnect_action_previews_then_disconnects(staff_client, staff):
@@ -839,3 +848,54 @@ def test_staff_create_a_workspace_and_a_membership_with_the_visible_fields(staff
     assert set(
         AuditEvent.objects.filter(actor_id=staff.public_id).values_list("action", flat=True)
     ) == {"workspace.saved", "workspace.member_saved"}
+
+
+def test_a_preview_reloaded_after_the_run_says_the_accounts_are_gone(staff_client):
+    # given: two accounts disconnected from a preview
+    creator = UserFactory()
+    accounts = [
+        account_with_history(creator, platform, queued=0, published=0, snapshots=0, inbox=0)
+        for platform in (Platform.INSTAGRAM, Platform.X)
+    ]
+    selection = {
+        "action": "disconnect_selected",
+        "_selected_action": [str(account.pk) for account in accounts],
+    }
+    staff_client.post("/admin/accounts/socialaccount/", {**selection, "apply": "yes"})
+
+    # when: the browser posts the preview's request again (back, reload)
+    again = staff_client.post("/admin/accounts/socialaccount/", selection, follow=True)
+
+    # then: no preview offering "disconnect 0 accounts", a warning instead
+    html = again.content.decode()
+    assert "2 selected accounts were already disconnected." in html
+    assert "Yes, disconnect" not in html
+
+
+def test_offboarding_a_workspace_twice_says_there_is_nothing_left(staff_client):
+    # given: a workspace offboarded once
+    owner = UserFactory()
+    team = shared_workspace(owner, name="Twice agency")
+    account_in(team, owner, Platform.X, queued=0, snapshots=0, inbox=0)
+    confirmation = {
+        "action": "offboard_workspace",
+        "_selected_action": [str(team.pk)],
+        "apply": "yes",
+    }
+    staff_client.post("/admin/accounts/workspace/", confirmation)
+    audited = AuditEvent.objects.count()
+
+    # when: the same confirmation again, and a new preview
+    again = staff_client.post("/admin/accounts/workspace/", confirmation, follow=True)
+    preview = staff_client.post(
+        "/admin/accounts/workspace/",
+        {"action": "offboard_workspace", "_selected_action": [str(team.pk)]},
+        follow=True,
+    )
+
+    # then
+    for response in (again, preview):
+        html = response.content.decode()
+        assert "“Twice agency” has no connected social accounts: nothing to offboard." in html
+        assert "Disconnected 0" not in html and "Yes, offboard" not in html
+    assert AuditEvent.objects.count() == audited
