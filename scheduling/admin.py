@@ -39,6 +39,7 @@ class PostTargetInline(ReadOnlyInline):
 @admin.register(ScheduledPost)
 class ScheduledPostAdmin(PublicIdMixin, ReadOnlyAdmin):
     list_display = ("__str__", "workspace", "author", "status", "scheduled_at", "api_id")
+    public_id_lookups = {"ws": "workspace_id", "usr": "author_id"}
     list_filter = ("status",)
     search_fields = ("text", "workspace__name", "author__email")
     list_select_related = ("workspace", "author")

@@ -371,6 +371,9 @@ LOGGING = {
         "django.db.backends": {"level": "INFO"},
     },
 }
+if CELERY_BROKER_URL == "filesystem://":
+    # kombu warns on every connection that a filesystem broker's URL names no host.
+    LOGGING["loggers"]["kombu.connection"] = {"level": "ERROR"}
 
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -37,15 +37,19 @@ class PublicIdMixin:
     def api_id(self, obj) -> str:
         return format_html('<code style="white-space: nowrap">{}</code>', obj.public_id)
 
+    # Other models' ids that narrow this list, e.g. {"ws": "workspace_id"} on accounts.
+    public_id_lookups: dict[str, str] = {}
+
     def get_search_results(self, request, queryset, search_term):
         prefix, _, rest = search_term.strip().partition("_")
-        if prefix and prefix == self.model.ID_PREFIX:
+        lookups = {self.model.ID_PREFIX: "pk", **self.public_id_lookups}
+        if prefix in lookups:
             try:
                 pk = uuid.UUID(rest)
             except ValueError:
                 pass
             else:
-                return queryset.filter(pk=pk), False
+                return queryset.filter(**{lookups[prefix]: pk}), False
         return super().get_search_results(request, queryset, search_term)
 
 

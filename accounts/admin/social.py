@@ -53,8 +53,9 @@ class WorkspaceFilter(admin.SimpleListFilter):
     parameter_name = "workspace"
 
     def _pk(self) -> uuid.UUID | None:
+        value = (self.value() or "").removeprefix(f"{Workspace.ID_PREFIX}_")
         try:
-            return uuid.UUID(self.value()) if self.value() else None
+            return uuid.UUID(value) if value else None
         except ValueError:
             return None
 
@@ -94,6 +95,7 @@ class SocialAccountAdmin(PublicIdMixin, admin.ModelAdmin):
         "connected_at",
     )
     list_filter = ("platform", "status", WorkspaceFilter)
+    public_id_lookups = {"ws": "workspace_id", "usr": "user_id"}
     search_fields = ("platform_username", "platform_user_id", "user__email", "workspace__name")
     list_select_related = ("user", "workspace", "metrics")
     exclude = TOKEN_FIELDS

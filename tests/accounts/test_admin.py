@@ -899,3 +899,31 @@ def test_offboarding_a_workspace_twice_says_there_is_nothing_left(staff_client):
         assert "“Twice agency” has no connected social accounts: nothing to offboard." in html
         assert "Disconnected 0" not in html and "Yes, offboard" not in html
     assert AuditEvent.objects.count() == audited
+
+
+def test_a_workspace_or_user_id_narrows_the_social_account_list(staff_client):
+    # given: two creators, one of them with an account in a team too
+    first, second = UserFactory(), UserFactory()
+    team = shared_workspace(first, name="Narrow agency")
+    at_home = account_with_history(first, Platform.X, queued=0, published=0, snapshots=0, inbox=0)
+    in_team = account_in(team, first, Platform.YOUTUBE)
+    other = account_with_history(second, Platform.X, queued=0, published=0, snapshots=0, inbox=0)
+
+    def listed(**query) -> set[str]:
+        html = staff_client.get("/admin/accounts/socialaccount/", query).content.decode()
+        return {
+            str(account.pk)
+            for account in (at_home, in_team, other)
+            if f'value="{account.pk}"' in html
+        }
+
+    # then: pasted into the search, or given as the workspace filter with its prefix
+    assert listed(q=team.public_id) == {str(in_team.pk)}
+    assert listed(q=first.public_id) == {str(at_home.pk), str(in_team.pk)}
+    assert listed(workspace=team.public_id) == {str(in_team.pk)}
+
+
+def test_a_users_permissions_can_be_set_on_their_page(staff_client, user):
+    html = staff_client.get(f"/admin/accounts/user/{user.pk}/change/").content.decode()
+
+    assert 'name="user_permissions"' in html
