@@ -67,36 +67,29 @@ def workspace_save(*, workspace: Workspace, actor: Actor) -> Workspace:
     return workspace
 
 
+def _membership_record(membership: Membership, *, actor: Actor, action: str) -> None:
+    workspace_id = format_public_id(Workspace.ID_PREFIX, membership.workspace_id)
+    audit_event_record(
+        actor=actor,
+        action=action,
+        workspace_id=workspace_id,
+        subject_ids=[workspace_id, format_public_id(User.ID_PREFIX, membership.user_id)],
+        data={"role": membership.role},
+    )
+
+
 def membership_save(*, membership: Membership, actor: Actor) -> Membership:
     """Add a member or change a member's role as staff (the admin), audited."""
     with transaction.atomic():
         membership.save()
-        audit_event_record(
-            actor=actor,
-            action="workspace.member_saved",
-            workspace_id=format_public_id(Workspace.ID_PREFIX, membership.workspace_id),
-            subject_ids=[
-                format_public_id(Workspace.ID_PREFIX, membership.workspace_id),
-                format_public_id(User.ID_PREFIX, membership.user_id),
-            ],
-            data={"role": membership.role},
-        )
+        _membership_record(membership, actor=actor, action="workspace.member_saved")
     return membership
 
 
 def membership_remove(*, membership: Membership, actor: Actor) -> None:
     """Take a member out of a workspace as staff (the admin), audited."""
     with transaction.atomic():
-        audit_event_record(
-            actor=actor,
-            action="workspace.member_removed",
-            workspace_id=format_public_id(Workspace.ID_PREFIX, membership.workspace_id),
-            subject_ids=[
-                format_public_id(Workspace.ID_PREFIX, membership.workspace_id),
-                format_public_id(User.ID_PREFIX, membership.user_id),
-            ],
-            data={"role": membership.role},
-        )
+        _membership_record(membership, actor=actor, action="workspace.member_removed")
         membership.delete()
 
 
