@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 
 from accounts.models import SocialAccount
@@ -47,3 +48,8 @@ def test_lock_rows_holds_the_rows_until_commit():
 def test_lock_rows_of_nothing_is_zero():
     with transaction.atomic():
         assert lock_rows(SocialAccount.objects.none()) == 0
+
+
+def test_the_migrations_describe_the_models():
+    """A model change without its migration would reach production half-applied."""
+    call_command("makemigrations", "--check", "--dry-run", verbosity=0)
