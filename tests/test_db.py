@@ -50,6 +50,6 @@ def test_lock_rows_of_nothing_is_zero():
         assert lock_rows(SocialAccount.objects.none()) == 0
 
 
-def test_the_migrations_describe_the_models():
+def test_the_migrations_describe_the_models(db):
     """A model change without its migration would reach production half-applied."""
     call_command("makemigrations", "--check", "--dry-run", verbosity=0)
