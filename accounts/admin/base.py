@@ -78,7 +78,25 @@ class ReadOnlyInline(admin.TabularInline):
         return False
 
 
-class KeepsSocialAccountsAdmin(admin.ModelAdmin):
+class DeletesThroughServiceAdmin(admin.ModelAdmin):
+    """Deletes, on the delete page and with "Delete selected", through ``delete_one`` (an
+    audited service) one row at a time; a refusal becomes an error message, not a 500."""
+
+    def delete_one(self, request, obj) -> None:
+        raise NotImplementedError
+
+    def delete_model(self, request, obj):
+        try:
+            self.delete_one(request, obj)
+        except ApplicationError as exc:
+            messages.error(request, f"{obj} was not deleted: {exc.message}")
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+
+class KeepsSocialAccountsAdmin(DeletesThroughServiceAdmin):
     """Refuses to delete a row whose social accounts the database would cascade-delete.
 
     A cascade would skip the disconnect: queued posts left to fail, tokens never revoked, no
@@ -96,20 +114,6 @@ class KeepsSocialAccountsAdmin(admin.ModelAdmin):
     def deleted_along(self, objs) -> list[str]:
         """Rows the delete service removes that no foreign key cascades to (shown too)."""
         return []
-
-    def delete_one(self, request, obj) -> None:
-        """The service that deletes ``obj`` (audited)."""
-        raise NotImplementedError
-
-    def delete_model(self, request, obj):
-        try:
-            self.delete_one(request, obj)
-        except ApplicationError as exc:  # an account connected since the confirmation page
-            messages.error(request, f"{obj} was not deleted: {exc.message}")
-
-    def delete_queryset(self, request, queryset):
-        for obj in queryset:
-            self.delete_model(request, obj)
 
     def get_deleted_objects(self, objs, request):
         deleted, model_count, _perms_needed, protected = super().get_deleted_objects(objs, request)

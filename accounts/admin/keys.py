@@ -15,7 +15,7 @@ from accounts.services.api_keys import (
     kill_switch_save,
 )
 
-from .base import apply_to_each
+from .base import DeletesThroughServiceAdmin, apply_to_each
 
 
 class ApiKeyCreateForm(forms.ModelForm):
@@ -118,7 +118,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 
 @admin.register(KillSwitch)
-class KillSwitchAdmin(admin.ModelAdmin):
+class KillSwitchAdmin(DeletesThroughServiceAdmin):
     """Switches are read on every API request, so toggling "enabled" takes effect at once."""
 
     list_display = ("__str__", "scope", "api_key", "workspace", "enabled", "reason", "updated_at")
@@ -132,9 +132,5 @@ class KillSwitchAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         kill_switch_save(switch=obj, actor=Actor.for_user(request.user))
 
-    def delete_model(self, request, obj):
+    def delete_one(self, request, obj):
         kill_switch_delete(switch=obj, actor=Actor.for_user(request.user))
-
-    def delete_queryset(self, request, queryset):
-        for switch in queryset:
-            self.delete_model(request, switch)

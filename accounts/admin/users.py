@@ -20,7 +20,7 @@ from accounts.services.workspaces import (
 )
 from accounts.tasks.offboarding import user_offboard_task, workspace_offboard_task
 
-from .base import KeepsSocialAccountsAdmin, PublicIdMixin
+from .base import DeletesThroughServiceAdmin, KeepsSocialAccountsAdmin, PublicIdMixin
 from .disconnect import DISCONNECT_PERMISSION, run_offboarding, single_selection
 
 
@@ -176,7 +176,7 @@ class WorkspaceAdmin(PublicIdMixin, KeepsSocialAccountsAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(DeletesThroughServiceAdmin):
     list_display = ("user", "workspace", "role", "created_at")
     list_filter = ("role",)
     search_fields = ("user__email", "workspace__name")
@@ -188,12 +188,8 @@ class MembershipAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         membership_save(membership=obj, actor=Actor.for_user(request.user))
 
-    def delete_model(self, request, obj):
+    def delete_one(self, request, obj):
         membership_remove(membership=obj, actor=Actor.for_user(request.user))
-
-    def delete_queryset(self, request, queryset):
-        for membership in queryset:
-            self.delete_model(request, membership)
 
 
 @admin.register(CreatorProfile)

@@ -8,11 +8,11 @@ from accounts.models import WebhookDelivery, WebhookEndpoint
 from accounts.services.actors import Actor
 from accounts.services.webhooks import webhook_endpoint_delete, webhook_endpoint_enable
 
-from .base import ReadOnlyAdmin, apply_to_each
+from .base import DeletesThroughServiceAdmin, ReadOnlyAdmin, apply_to_each
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(admin.ModelAdmin):
+class WebhookEndpointAdmin(DeletesThroughServiceAdmin):
     list_display = (
         "url",
         "workspace",
@@ -36,13 +36,8 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
-    def delete_model(self, request, obj):
+    def delete_one(self, request, obj):
         webhook_endpoint_delete(endpoint=obj, actor=Actor.for_user(request.user))
-
-    def delete_queryset(self, request, queryset):
-        actor = Actor.for_user(request.user)
-        for endpoint in queryset:
-            webhook_endpoint_delete(endpoint=endpoint, actor=actor)
 
     def has_enable_permission(self, request):
         return request.user.has_perm("accounts.change_webhookendpoint")

@@ -48,11 +48,6 @@ def creator_followers_recompute_for_account(*, social_account_id: int | uuid.UUI
     _recompute_locked(CreatorProfile.objects.filter(user_id=Subquery(owner)))
 
 
-def creator_followers_recompute_all() -> int:
-    """Every creator's total, in one statement; returns how many profiles were updated."""
-    return CreatorProfile.objects.update(total_followers=_follower_sum_for_outer_user())
-
-
 def creator_followers_repair(
     *, user_ids: list[uuid.UUID] | None = None
 ) -> list[tuple[str, int, int]]:

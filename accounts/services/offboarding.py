@@ -173,16 +173,11 @@ def _disconnect(
 ) -> tuple[DisconnectReport, int]:
     """The disconnect, and with ``release_leases`` the account's open leases ended in the
     same transaction (a customer who leaves stops being billed)."""
-    if not release_leases:
+    if dry_run or not release_leases:
         report = social_account_disconnect(
             account=account, actor=actor, reason=reason, dry_run=dry_run
         )
-        return report, 0
-    if dry_run:
-        report = social_account_disconnect(
-            account=account, actor=actor, reason=reason, dry_run=True
-        )
-        return report, _open_leases(account).count()
+        return report, _open_leases(account).count() if release_leases else 0
     with transaction.atomic():
         report = social_account_disconnect(account=account, actor=actor, reason=reason)
         released = _open_leases(account).update(released_at=report.disconnected_at)
@@ -214,12 +209,9 @@ def _disconnect_one(
         report, released = _disconnect(
             account, actor=actor, reason=reason, dry_run=dry_run, release_leases=release_leases
         )
-    except ApplicationError as exc:
-        if exc.code is ErrorCode.NOT_FOUND:
-            return OffboardingItem(**named, outcome=ALREADY_GONE, report=None)
-        logger.exception("[social] Could not disconnect %s", account.public_id)
-        return OffboardingItem(**named, outcome=FAILED, report=None, error=_short_error(exc))
     except Exception as exc:
+        if isinstance(exc, ApplicationError) and exc.code is ErrorCode.NOT_FOUND:
+            return OffboardingItem(**named, outcome=ALREADY_GONE, report=None)
         logger.exception("[social] Could not disconnect %s", account.public_id)
         return OffboardingItem(**named, outcome=FAILED, report=None, error=_short_error(exc))
     return OffboardingItem(

@@ -11,7 +11,7 @@ from socialhub.api.errors import ApplicationError, ErrorCode
 
 from .actors import Actor
 from .audit import audit_event_record
-from .workspaces import workspace_delete
+from .workspaces import refuse_while_accounts_connected, workspace_delete
 
 
 def user_register(*, email: str, password: str, name: str) -> User:
@@ -75,12 +75,7 @@ def user_delete(*, user: User, actor: Actor) -> None:
     409 while any of their accounts is connected."""
     with transaction.atomic():
         User.objects.select_for_update().filter(pk=user.pk).first()
-        if user.social_accounts.exists():
-            raise ApplicationError(
-                ErrorCode.CONFLICT,
-                "Social accounts are still connected; disconnect them first.",
-                i18n_key="user.delete.accounts_connected",
-            )
+        refuse_while_accounts_connected(user_id=user.pk)
         for workspace in user_personal_workspaces(user=user):
             workspace_delete(workspace=workspace, actor=actor)
         audit_event_record(

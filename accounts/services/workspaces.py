@@ -93,14 +93,16 @@ def membership_remove(*, membership: Membership, actor: Actor) -> None:
         membership.delete()
 
 
-def _still_connected(**owner) -> ApplicationError | None:
+def refuse_while_accounts_connected(**owner) -> None:
+    """409 while a social account of ``owner`` (``workspace_id=…`` or ``user_id=…``) is
+    connected: deleting the owner would cascade past the disconnect. Call it after locking
+    the owner's row, which also holds back a connect inserting an account meanwhile."""
     if SocialAccount.objects.filter(**owner).exists():
-        return ApplicationError(
+        raise ApplicationError(
             ErrorCode.CONFLICT,
             "Social accounts are still connected; disconnect them first.",
-            i18n_key="workspace.delete.accounts_connected",
+            i18n_key="delete.accounts_connected",
         )
-    return None
 
 
 def workspace_delete(*, workspace: Workspace, actor: Actor) -> None:
@@ -110,9 +112,7 @@ def workspace_delete(*, workspace: Workspace, actor: Actor) -> None:
     connected: a cascade would skip the disconnect."""
     with transaction.atomic():
         Workspace.objects.select_for_update().filter(pk=workspace.pk).first()
-        error = _still_connected(workspace_id=workspace.pk)
-        if error is not None:
-            raise error
+        refuse_while_accounts_connected(workspace_id=workspace.pk)
         audit_event_record(
             actor=actor,
             action="workspace.deleted",

@@ -927,3 +927,27 @@ def test_a_users_permissions_can_be_set_on_their_page(staff_client, user):
     html = staff_client.get(f"/admin/accounts/user/{user.pk}/change/").content.decode()
 
     assert 'name="user_permissions"' in html
+
+
+@pytest.mark.parametrize("page", ["killswitch", "webhookendpoint"])
+def test_delete_selected_goes_through_the_audited_service(staff_client, staff, user, page):
+    # given
+    workspace = personal_workspace(user)
+    if page == "killswitch":
+        row = KillSwitch.objects.create(scope=KillSwitch.Scope.WORKSPACE, workspace=workspace)
+        action = "kill_switch.deleted"
+    else:
+        row, _secret = webhook_endpoint_create(
+            workspace=workspace, url="https://hooks.example.com/in", events=[], created_by=user
+        )
+        action = "webhook.deleted"
+
+    # when
+    staff_client.post(
+        f"/admin/accounts/{page}/",
+        {"action": "delete_selected", "_selected_action": [str(row.pk)], "post": "yes"},
+    )
+
+    # then
+    assert not type(row).objects.filter(pk=row.pk).exists()
+    assert AuditEvent.objects.filter(action=action, actor_id=staff.public_id).exists()

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from accounts.models import CreatorProfile, Platform, SocialMetrics
+from accounts.models import Platform, SocialMetrics
 from accounts.services.actors import Actor
 from accounts.services.disconnect import DisconnectReason, social_account_disconnect
 from accounts.services.followers import (
     creator_followers_recompute,
-    creator_followers_recompute_all,
     creator_followers_recompute_for_account,
+    creator_followers_repair,
 )
 from tests.factories import SocialAccountFactory, UserFactory
 from tests.helpers import followers_of
@@ -107,10 +107,10 @@ def test_recompute_for_account_and_for_everyone(user, account):
     assert (followers_of(user), followers_of(other)) == (10, 300)
 
     # when
-    updated = creator_followers_recompute_all()
+    corrected = creator_followers_repair()
 
-    # then: every profile is right, including ones with no account left
-    assert updated == CreatorProfile.objects.count()
+    # then: every profile is right, and only the one that was off is reported
+    assert corrected == [(other.email, 300, 10)]
     assert (followers_of(user), followers_of(other)) == (10, 10)
 
 
