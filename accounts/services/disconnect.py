@@ -32,7 +32,7 @@ from accounts.models import (
 )
 from accounts.tasks.revocation import token_revocation_process_task
 from scheduling.models import PostTarget
-from scheduling.services import post_targets_cancel_for_account
+from scheduling.services import post_targets_cancel_for_disconnect
 from socialhub.api.errors import not_found
 from socialhub.api.ids import format_public_id
 
@@ -177,7 +177,7 @@ def social_account_disconnect(
         if locked is None:
             raise not_found("social_account.not_found", "Social account not found.")
 
-        canceled = post_targets_cancel_for_account(
+        canceled = post_targets_cancel_for_disconnect(
             social_account_id=locked.pk, reason="account_disconnected"
         )
         revocation_id = _queue_token_revocation(locked.pk)

@@ -6,12 +6,12 @@ targets, then the post), so two of them racing on one post wait instead of deadl
 
 from .posts import scheduled_post_cancel, scheduled_post_create, scheduled_post_update
 from .publishing import PublishOutcome, post_target_publish, post_targets_claim_due
-from .status import post_targets_cancel_for_account, scheduled_posts_settle_status
+from .status import post_targets_cancel_for_disconnect, scheduled_posts_settle_status
 
 __all__ = [
     "PublishOutcome",
     "post_target_publish",
-    "post_targets_cancel_for_account",
+    "post_targets_cancel_for_disconnect",
     "post_targets_claim_due",
     "scheduled_post_cancel",
     "scheduled_post_create",

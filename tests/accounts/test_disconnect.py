@@ -51,12 +51,12 @@ Status = PostTarget.Status
 PostStatus = ScheduledPost.Status
 
 # Statements one disconnect sends, whatever the account's history (pinned so a regression
-# that adds a round trip, or one per row, fails here). The settle UPDATE on scheduled posts
-# and the lock before it only run when a target was canceled, hence two statements less with
-# nothing queued. One of them reads the workspace's webhook endpoints; with none subscribed
+# that adds a round trip, or one per row, fails here). Locking the posts, settling them and
+# canceling the targets only run when the account has queued targets, hence three statements
+# less with nothing queued. One of them reads the workspace's webhook endpoints; with none subscribed
 # (as here) no delivery is written.
-DISCONNECT_QUERIES = 18
-DISCONNECT_QUERIES_NOTHING_QUEUED = DISCONNECT_QUERIES - 2
+DISCONNECT_QUERIES = 19
+DISCONNECT_QUERIES_NOTHING_QUEUED = DISCONNECT_QUERIES - 3
 DRY_RUN_QUERIES = 1
 
 
@@ -486,7 +486,7 @@ def _fail_after(monkeypatch, module, name: str, ran: list[str]) -> None:
 @pytest.mark.parametrize(
     ("module", "step"),
     [
-        (disconnect_module, "post_targets_cancel_for_account"),
+        (disconnect_module, "post_targets_cancel_for_disconnect"),
         (disconnect_module, "_queue_token_revocation"),
         (followers_module, "creator_followers_recompute_for_account"),  # after the delete
         (disconnect_module, "audit_event_record"),

@@ -1,5 +1,5 @@
-"""Scheduled posts settle to the status their targets put them in; an account's queued
-targets are canceled in one statement; posts are created, edited and canceled without
+"""Scheduled posts settle to the status their targets put them in; a disconnecting
+account's queued targets are canceled and detached in one pass; posts are created, edited and canceled without
 leaving work behind a rolled-back transaction or deadlocking against a disconnect."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from accounts.services.actors import Actor
 from accounts.services.disconnect import social_account_disconnect
 from scheduling.models import PostTarget, ScheduledPost
 from scheduling.services import (
-    post_targets_cancel_for_account,
+    post_targets_cancel_for_disconnect,
     scheduled_post_cancel,
     scheduled_post_create,
     scheduled_post_update,
@@ -99,7 +99,7 @@ def test_settle_touches_only_the_posts_named(user):
     assert ScheduledPost.objects.get(pk=other.pk).status == P.QUEUED
 
 
-def test_cancel_for_account_cancels_only_its_queued_targets(user):
+def test_cancel_for_disconnect_cancels_and_detaches_only_its_queued_targets(user):
     # given
     account = SocialAccountFactory(user=user, platform=Platform.INSTAGRAM)
     sibling = SocialAccountFactory(user=user, platform=Platform.X)
@@ -113,20 +113,24 @@ def test_cancel_for_account_cancels_only_its_queued_targets(user):
     theirs_shared = PostTargetFactory(post=shared, social_account=sibling)
 
     # when
-    canceled = post_targets_cancel_for_account(
+    canceled = post_targets_cancel_for_disconnect(
         social_account_id=account.pk, reason="account_disconnected"
     )
 
-    # then
+    # then: the queued ones are canceled and no longer point at the account
     assert canceled == 3
-    status_of = dict(PostTarget.objects.values_list("id", "status"))
-    assert status_of[mine[T.QUEUED].pk] == T.CANCELED
-    assert status_of[second_queued.pk] == T.CANCELED
-    assert status_of[mine_shared.pk] == T.CANCELED
-    assert status_of[mine[T.PUBLISHING].pk] == T.PUBLISHING
-    assert status_of[mine[T.PUBLISHED].pk] == T.PUBLISHED
-    assert status_of[mine[T.FAILED].pk] == T.FAILED
-    assert status_of[theirs_shared.pk] == T.QUEUED
+    state = {
+        pk: (status, sa)
+        for pk, status, sa in PostTarget.objects.values_list("id", "status", "social_account_id")
+    }
+    assert state[mine[T.QUEUED].pk] == (T.CANCELED, None)
+    assert state[second_queued.pk] == (T.CANCELED, None)
+    assert state[mine_shared.pk] == (T.CANCELED, None)
+    # the rest is untouched (the account's delete detaches it)
+    assert state[mine[T.PUBLISHING].pk] == (T.PUBLISHING, account.pk)
+    assert state[mine[T.PUBLISHED].pk] == (T.PUBLISHED, account.pk)
+    assert state[mine[T.FAILED].pk] == (T.FAILED, account.pk)
+    assert state[theirs_shared.pk] == (T.QUEUED, sibling.pk)
     assert set(
         PostTarget.objects.filter(status=T.CANCELED).values_list("canceled_reason", flat=True)
     ) == {"account_disconnected"}
@@ -135,16 +139,44 @@ def test_cancel_for_account_cancels_only_its_queued_targets(user):
     assert ScheduledPost.objects.get(pk=shared.pk).status == P.QUEUED
 
 
-def test_cancel_for_account_is_three_statements_whatever_the_volume(
+@pytest.mark.parametrize(
+    ("other_target", "settled"),
+    [
+        (T.CANCELED, P.CANCELED),
+        (T.PUBLISHED, P.PARTIALLY_PUBLISHED),
+        (T.FAILED, P.FAILED),
+        (T.QUEUED, P.QUEUED),
+        (T.PUBLISHING, P.QUEUED),
+    ],
+)
+def test_cancel_for_disconnect_settles_a_shared_post_by_its_other_target(
+    user, other_target, settled
+):
+    # given: a post for the leaving account and one other account
+    leaving = SocialAccountFactory(user=user, platform=Platform.INSTAGRAM)
+    staying = SocialAccountFactory(user=user, platform=Platform.X)
+    post = ScheduledPostFactory(author=user)
+    PostTargetFactory(post=post, social_account=leaving)
+    PostTargetFactory(post=post, social_account=staying, status=other_target)
+
+    # when
+    post_targets_cancel_for_disconnect(social_account_id=leaving.pk, reason="account_disconnected")
+
+    # then: the post's status is what its targets now say
+    post.refresh_from_db()
+    assert post.status == settled
+
+
+def test_cancel_for_disconnect_is_four_statements_whatever_the_volume(
     user, django_assert_num_queries
 ):
     # given
     account = SocialAccountFactory(user=user)
     PostTargetFactory.create_batch(30, social_account=account)
 
-    # when: cancel the targets, lock their posts, settle the posts
-    with django_assert_num_queries(3):
-        canceled = post_targets_cancel_for_account(
+    # when: lock the targets, lock their posts, settle the posts, cancel the targets
+    with django_assert_num_queries(4):
+        canceled = post_targets_cancel_for_disconnect(
             social_account_id=account.pk, reason="account_disconnected"
         )
 
@@ -153,14 +185,14 @@ def test_cancel_for_account_is_three_statements_whatever_the_volume(
     assert ScheduledPost.objects.filter(status=P.CANCELED).count() == 30
 
 
-def test_cancel_for_account_with_nothing_queued_changes_nothing(user, django_assert_num_queries):
+def test_cancel_for_disconnect_with_nothing_queued_changes_nothing(user, django_assert_num_queries):
     # given
     account = SocialAccountFactory(user=user)
     published = PostTargetFactory(social_account=account, status=T.PUBLISHED)
 
     # when
     with django_assert_num_queries(1):
-        canceled = post_targets_cancel_for_account(
+        canceled = post_targets_cancel_for_disconnect(
             social_account_id=account.pk, reason="account_disconnected"
         )
 

@@ -1,0 +1,2 @@
+"""The benchmark: disconnect, offboarding and API throughput, each beside its floor or
+ceiling measured in the same run. Run it with ``make bench`` (see the README)."""
