@@ -149,28 +149,32 @@ def _service(account_id: uuid.UUID) -> Measurement:
 def _dsn() -> str:
     db = settings.DATABASES["default"]
     return psycopg.conninfo.make_conninfo(
-        host=db["HOST"], port=db["PORT"] or 5432, user=db["USER"],
-        password=db["PASSWORD"] or None, dbname=db["NAME"],
+        host=db["HOST"],
+        port=db["PORT"] or 5432,
+        user=db["USER"],
+        password=db["PASSWORD"] or None,
+        dbname=db["NAME"],
     )
 
 
 def _floor(account_id: uuid.UUID) -> Measurement:
-    with psycopg.connect(_dsn()) as pg:
-        with measured() as result:
-            with pg.transaction(), pg.cursor() as cursor:
-                params = {"account": account_id}
-                cursor.execute(FLOOR_LOCK, params)
-                platform, handle, user_id, workspace_id = cursor.fetchone()
-                params |= {
-                    "platform": platform, "handle": handle, "user": user_id,
-                    "workspace": workspace_id,
-                }
-                cursor.execute(FLOOR_SETTLE_POSTS, params)
-                cursor.execute(FLOOR_TARGETS, params)
-                params["canceled"] = cursor.fetchone()[0]
-                cursor.execute(FLOOR_REST, params)
-                cursor.fetchone()
-            result.statements = 4
+    with psycopg.connect(_dsn()) as pg, measured() as result:
+        with pg.transaction(), pg.cursor() as cursor:
+            params = {"account": account_id}
+            cursor.execute(FLOOR_LOCK, params)
+            platform, handle, user_id, workspace_id = cursor.fetchone()
+            params |= {
+                "platform": platform,
+                "handle": handle,
+                "user": user_id,
+                "workspace": workspace_id,
+            }
+            cursor.execute(FLOOR_SETTLE_POSTS, params)
+            cursor.execute(FLOOR_TARGETS, params)
+            params["canceled"] = cursor.fetchone()[0]
+            cursor.execute(FLOOR_REST, params)
+            cursor.fetchone()
+        result.statements = 4
     result.extra = {"canceled": params["canceled"]}
     return result
 
@@ -197,8 +201,10 @@ def run(sizes: list[int], repeats: int, log=print) -> list[dict]:
                 if result.extra["canceled"] != size:
                     raise RuntimeError(f"{name} canceled {result.extra['canceled']} of {size}")
                 into.append(result)
-                log(f"  N={size:>7} {name:<7} {result.seconds * 1000:9.1f} ms "
-                    f"{result.statements:3d} statements {result.peak_mib:6.1f} MiB")
+                log(
+                    f"  N={size:>7} {name:<7} {result.seconds * 1000:9.1f} ms "
+                    f"{result.statements:3d} statements {result.peak_mib:6.1f} MiB"
+                )
         row = {
             "size": size,
             "service_ms": statistics.median(m.seconds for m in service) * 1000,

@@ -23,8 +23,11 @@ def _fresh_database() -> None:
 
     db = settings.DATABASES["default"]
     maintenance = psycopg.conninfo.make_conninfo(
-        host=db["HOST"], port=db["PORT"] or 5432, user=db["USER"],
-        password=db["PASSWORD"] or None, dbname="postgres",
+        host=db["HOST"],
+        port=db["PORT"] or 5432,
+        user=db["USER"],
+        password=db["PASSWORD"] or None,
+        dbname="postgres",
     )
     with psycopg.connect(maintenance, autocommit=True) as pg:
         pg.execute(f'DROP DATABASE IF EXISTS "{db["NAME"]}" WITH (FORCE)')
@@ -38,7 +41,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--only", default="disconnect,offboarding,api")
     args = parser.parse_args(argv)
-    _django_setup(os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/socialhub_bench"))
+    _django_setup(
+        os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/socialhub_bench")
+    )
     _fresh_database()
     from bench import disconnect
 

@@ -53,8 +53,8 @@ PostStatus = ScheduledPost.Status
 # Statements one disconnect sends, whatever the account's history (pinned so a regression
 # that adds a round trip, or one per row, fails here). Locking the posts, settling them and
 # canceling the targets only run when the account has queued targets, hence three statements
-# less with nothing queued. One of them reads the workspace's webhook endpoints; with none subscribed
-# (as here) no delivery is written.
+# less with nothing queued. One of them reads the workspace's webhook endpoints; with none
+# subscribed (as here) no delivery is written.
 DISCONNECT_QUERIES = 19
 DISCONNECT_QUERIES_NOTHING_QUEUED = DISCONNECT_QUERIES - 3
 DRY_RUN_QUERIES = 1

@@ -1,6 +1,7 @@
 """Scheduled posts settle to the status their targets put them in; a disconnecting
-account's queued targets are canceled and detached in one pass; posts are created, edited and canceled without
-leaving work behind a rolled-back transaction or deadlocking against a disconnect."""
+account's queued targets are canceled and detached in one pass; posts are created, edited
+and canceled without leaving work behind a rolled-back transaction or deadlocking against a
+disconnect."""
 
 from __future__ import annotations
 
