@@ -4,12 +4,35 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import sys
 
 
-def _django_setup(database_url: str) -> None:
-    os.environ["DATABASE_URL"] = database_url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
+def production_environment(database_url: str, redis_url: str) -> None:
+    """What production runs with (``DEBUG`` off, real secrets, Redis), set in ``os.environ``
+    so the commands and servers the benchmark starts inherit it. The secrets are generated
+    for this run and never written anywhere."""
+    from cryptography.fernet import Fernet
+
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "bench.settings",
+            "DEBUG": "0",
+            "SECRET_KEY": secrets.token_urlsafe(48),
+            "JWT_SIGNING_KEY": secrets.token_urlsafe(48),
+            "TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "SECURE_SSL_REDIRECT": "0",
+            "SOCIALHUB_SANDBOX": "0",
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+
+
+def _django_setup(database_url: str, redis_url: str) -> None:
+    production_environment(database_url, redis_url)
     import django
 
     django.setup()
@@ -45,9 +68,13 @@ def main(argv: list[str] | None = None) -> None:
         os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/socialhub_bench")
     )
     _fresh_database()
-    from bench import disconnect
+    from bench import disconnect, offboarding
 
-    rows = disconnect.run([int(s) for s in args.sizes.split(",")], args.repeats)
-    for row in rows:
-        print(row)
+    only = args.only.split(",")
+    if "disconnect" in only:
+        for row in disconnect.run([int(s) for s in args.sizes.split(",")], args.repeats):
+            print(row)
+    if "offboarding" in only:
+        for row in offboarding.run([250, 1000]):
+            print(row)
     sys.exit(0)

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from accounts.models import (
     InboxItem,
+    Lease,
     MetricsSnapshot,
     SocialAccount,
     SocialMetrics,
@@ -65,6 +66,7 @@ class DisconnectReport:
     purged_inbox_items: int
     disconnected_at: datetime
     dry_run: bool
+    released_leases: int = 0  # open billing leases ended with it (offboarding only)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -134,16 +136,25 @@ def _queue_token_revocation(account_id) -> int | None:
     return row[0] if row else None
 
 
+def _open_leases(account: SocialAccount):
+    # By the id the lease keeps: its foreign key is cleared when the account row goes.
+    return Lease.objects.filter(account_public_id=account.public_id, released_at__isnull=True)
+
+
 def social_account_disconnect(
     *,
     account: SocialAccount,
     actor: Actor,
     reason: DisconnectReason | str,
     dry_run: bool = False,
+    release_leases: bool = False,
 ) -> DisconnectReport:
     """Disconnect ``account`` (already scoped to the caller by a selector).
 
-    A concurrent second disconnect finds the row gone once the first commits: 404.
+    With ``release_leases`` the account's open billing leases end in the same transaction
+    (offboarding: a customer who leaves stops being billed); otherwise they stay open for
+    billing to settle. A concurrent second disconnect finds the row gone once the first
+    commits: 404.
     """
     reason = DisconnectReason(reason)
     now = timezone.now()
@@ -165,6 +176,7 @@ def social_account_disconnect(
             purged_inbox_items=preview["inbox_rows"],
             disconnected_at=now,
             dry_run=True,
+            released_leases=_open_leases(account).count() if release_leases else 0,
         )
 
     with transaction.atomic():
@@ -181,6 +193,7 @@ def social_account_disconnect(
             social_account_id=locked.pk, reason="account_disconnected"
         )
         revocation_id = _queue_token_revocation(locked.pk)
+        released = _open_leases(account).update(released_at=now) if release_leases else 0
         _total, deleted = locked.delete()
         report = DisconnectReport(
             social_account_id=account.public_id,
@@ -195,6 +208,7 @@ def social_account_disconnect(
             purged_inbox_items=deleted.get(InboxItem._meta.label, 0),
             disconnected_at=now,
             dry_run=False,
+            released_leases=released,
         )
         audit_event_record(
             actor=actor,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from accounts.models import Lease, SocialAccount, User, Workspace
+from accounts.models import SocialAccount, User, Workspace
 from socialhub.api.errors import ApplicationError, ErrorCode
 from socialhub.api.ids import format_public_id, parse_public_id
 
@@ -158,32 +158,6 @@ def _short_error(exc: BaseException) -> str:
     return error[:_ERROR_MAX_LENGTH]
 
 
-def _open_leases(account: SocialAccount):
-    # By the id the lease keeps: the foreign key is cleared when the account row goes.
-    return Lease.objects.filter(account_public_id=account.public_id, released_at__isnull=True)
-
-
-def _disconnect(
-    account: SocialAccount,
-    *,
-    actor: Actor,
-    reason: DisconnectReason,
-    dry_run: bool,
-    release_leases: bool,
-) -> tuple[DisconnectReport, int]:
-    """The disconnect, and with ``release_leases`` the account's open leases ended in the
-    same transaction (a customer who leaves stops being billed)."""
-    if dry_run or not release_leases:
-        report = social_account_disconnect(
-            account=account, actor=actor, reason=reason, dry_run=dry_run
-        )
-        return report, _open_leases(account).count() if release_leases else 0
-    with transaction.atomic():
-        report = social_account_disconnect(account=account, actor=actor, reason=reason)
-        released = _open_leases(account).update(released_at=report.disconnected_at)
-    return report, released
-
-
 def _disconnect_one(
     account: SocialAccount | uuid.UUID,
     *,
@@ -206,8 +180,12 @@ def _disconnect_one(
         "handle": account.platform_username,
     }
     try:
-        report, released = _disconnect(
-            account, actor=actor, reason=reason, dry_run=dry_run, release_leases=release_leases
+        report = social_account_disconnect(
+            account=account,
+            actor=actor,
+            reason=reason,
+            dry_run=dry_run,
+            release_leases=release_leases,
         )
     except Exception as exc:
         if isinstance(exc, ApplicationError) and exc.code is ErrorCode.NOT_FOUND:
@@ -218,7 +196,7 @@ def _disconnect_one(
         **named,
         outcome=WOULD_DISCONNECT if dry_run else DISCONNECTED,
         report=report,
-        released_leases=released,
+        released_leases=report.released_leases,
     )
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from django.db import transaction
-from django.db.models import Case as SqlCase
-from django.db.models import Exists, OuterRef, Q, Value, When
+import uuid
+from collections.abc import Iterable
+
+from django.db import connection, transaction
 from django.utils import timezone
 
 from scheduling.models import PostTarget, ScheduledPost
@@ -14,51 +15,84 @@ TargetStatus = PostTarget.Status
 PostStatus = ScheduledPost.Status
 
 
-def scheduled_posts_settle_status(*, post_ids, canceling_account_id=None) -> int:
-    """Give every post that has no target left to publish its final status, in one UPDATE.
+# The settle rule in SQL, written once: the statement runs for every disconnected account,
+# where building it through the ORM cost more than running it. ``{leaving}`` is empty, or
+# excludes the queued targets of the account being disconnected (they count as canceled).
+_SETTLE = """
+    UPDATE {posts} AS p
+    SET status = CASE
+            WHEN NOT EXISTS (SELECT 1 FROM {targets} AS t WHERE t.post_id = p.id
+                             AND t.status <> %(canceled)s {leaving}) THEN %(post_canceled)s
+            WHEN NOT EXISTS (SELECT 1 FROM {targets} AS t WHERE t.post_id = p.id
+                             AND t.status <> %(published)s) THEN %(post_published)s
+            WHEN EXISTS (SELECT 1 FROM {targets} AS t WHERE t.post_id = p.id
+                         AND t.status = %(published)s) THEN %(post_partially_published)s
+            ELSE %(post_failed)s
+        END,
+        updated_at = %(now)s
+    WHERE p.id IN ({selection}) AND p.status IN (%(post_queued)s, %(post_publishing)s)
+      AND NOT EXISTS (SELECT 1 FROM {targets} AS t WHERE t.post_id = p.id
+                      AND t.status IN (%(queued)s, %(publishing)s) {leaving})
+"""
+_LOCK_OPEN_POSTS = """
+    SELECT COUNT(*) FROM (
+        SELECT p.id FROM {posts} AS p
+        WHERE p.id IN ({selection}) AND p.status IN (%(post_queued)s, %(post_publishing)s)
+        ORDER BY p.id FOR UPDATE
+    ) AS locked
+"""
+_LEAVING = "AND NOT (t.social_account_id = %(account)s AND t.status = %(queued)s)"
+_OF_LEAVING_ACCOUNT = (
+    "SELECT post_id FROM {targets} WHERE social_account_id = %(account)s AND status = %(queued)s"
+)
 
-    ``post_ids`` may be a list or a subquery. A post with a target still queued or
-    publishing is left alone. Otherwise: all targets canceled → canceled; all published →
-    published; some published → partially_published; none published → failed.
 
-    With ``canceling_account_id``, that account's queued targets count as canceled: the
-    caller holds their row locks and cancels them next, in the same transaction.
-    """
-    targets = PostTarget.objects.filter(post_id=OuterRef("pk"))
-    open_targets = targets.filter(status__in=[TargetStatus.QUEUED, TargetStatus.PUBLISHING])
-    not_canceled = targets.exclude(status=TargetStatus.CANCELED)
-    if canceling_account_id is not None:
-        canceling = Q(social_account_id=canceling_account_id, status=TargetStatus.QUEUED)
-        open_targets = open_targets.exclude(canceling)
-        not_canceled = not_canceled.exclude(canceling)
-    open_posts = ScheduledPost.objects.filter(
-        pk__in=post_ids, status__in=[PostStatus.QUEUED, PostStatus.PUBLISHING]
-    )
-    with transaction.atomic(savepoint=False):
+def _uuid_param(value):
+    """A UUID as the backend stores it (SQLite keeps them as hex text)."""
+    return PostTarget._meta.pk.get_db_prep_value(value, connection)
+
+
+def _settle(*, selection: str, leaving: str, params: dict) -> int:
+    tables = {
+        "posts": connection.ops.quote_name(ScheduledPost._meta.db_table),
+        "targets": connection.ops.quote_name(PostTarget._meta.db_table),
+    }
+    params = {
+        **params,
+        **{value: value for value in TargetStatus.values},
+        **{f"post_{value}": value for value in PostStatus.values},
+        "now": ScheduledPost._meta.get_field("updated_at").get_db_prep_value(
+            timezone.now(), connection
+        ),
+    }
+    selection = selection.format(**tables)
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         # Lock the posts first, in id order (two settlers cannot deadlock). Under READ
         # COMMITTED the UPDATE below then starts after any other transaction settling the
         # same posts has committed, and sees its canceled targets: without the lock, two
         # accounts of one post disconnected at once each saw the other's target still
-        # queued, and the post stayed queued for ever.
-        lock_rows(open_posts)
-        return open_posts.exclude(Exists(open_targets)).update(
-            status=SqlCase(
-                When(
-                    ~Exists(not_canceled),
-                    then=Value(PostStatus.CANCELED),
-                ),
-                When(
-                    ~Exists(targets.exclude(status=TargetStatus.PUBLISHED)),
-                    then=Value(PostStatus.PUBLISHED),
-                ),
-                When(
-                    Exists(targets.filter(status=TargetStatus.PUBLISHED)),
-                    then=Value(PostStatus.PARTIALLY_PUBLISHED),
-                ),
-                default=Value(PostStatus.FAILED),
-            ),
-            updated_at=timezone.now(),
-        )
+        # queued, and the post stayed queued for ever. On SQLite the write transaction
+        # already holds the whole database.
+        if connection.features.has_select_for_update:
+            cursor.execute(_LOCK_OPEN_POSTS.format(selection=selection, **tables), params)
+        cursor.execute(_SETTLE.format(selection=selection, leaving=leaving, **tables), params)
+        return cursor.rowcount
+
+
+def scheduled_posts_settle_status(*, post_ids: Iterable[uuid.UUID]) -> int:
+    """Give every post of ``post_ids`` that has no target left to publish its final status,
+    in one UPDATE.
+
+    A post with a target still queued or publishing is left alone. Otherwise: all targets
+    canceled → canceled; all published → published; some published → partially_published;
+    none published → failed.
+    """
+    post_ids = list(post_ids)
+    if not post_ids:
+        return 0
+    params = {f"post{index}": _uuid_param(post_id) for index, post_id in enumerate(post_ids)}
+    selection = ", ".join(f"%({name})s" for name in params)
+    return _settle(selection=selection, leaving="", params=params)
 
 
 def post_targets_cancel_for_disconnect(*, social_account_id, reason: str) -> int:
@@ -78,8 +112,10 @@ def post_targets_cancel_for_disconnect(*, social_account_id, reason: str) -> int
     with transaction.atomic(savepoint=False):
         if not lock_rows(queued):
             return 0
-        scheduled_posts_settle_status(
-            post_ids=queued.values("post_id"), canceling_account_id=social_account_id
+        _settle(
+            selection=_OF_LEAVING_ACCOUNT,
+            leaving=_LEAVING,
+            params={"account": _uuid_param(social_account_id)},
         )
         return queued.update(
             status=TargetStatus.CANCELED,

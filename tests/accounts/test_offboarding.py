@@ -31,8 +31,8 @@ OPERATOR = Actor.system("offboard_workspace")
 # insert, release inside the test's transaction).
 SNAPSHOT_QUERIES = 1
 SUMMARY_EVENT_QUERIES = 3
-# Per account, around its disconnect: a savepoint, the UPDATE ending its open leases, release.
-LEASE_RELEASE_QUERIES = 3
+# Per account, inside its disconnect's transaction: the UPDATE ending its open leases.
+LEASE_RELEASE_QUERIES = 1
 PLATFORMS = list(Platform.values)
 
 

@@ -92,8 +92,8 @@ def test_settle_touches_only_the_posts_named(user):
         post=other, social_account=named.targets.get().social_account, status="canceled"
     )
 
-    # when: post ids as a subquery, as the cancel service passes them
-    scheduled_posts_settle_status(post_ids=ScheduledPost.objects.filter(pk=named.pk).values("pk"))
+    # when
+    scheduled_posts_settle_status(post_ids=[named.pk])
 
     # then
     assert ScheduledPost.objects.get(pk=named.pk).status == P.CANCELED
