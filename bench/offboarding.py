@@ -16,6 +16,7 @@ from django.conf import settings
 from accounts.models import SocialAccount
 from socialhub.api.ids import format_public_id
 
+from .measure import TreeMemory
 from .seed import History, seed_workspace, vacuum
 
 # Per account: a few queued posts, three months of daily snapshots, a page of inbox items and
@@ -34,29 +35,30 @@ def _command_env() -> dict:
     return env
 
 
-def _offboard(workspace_id) -> tuple[float, int, dict]:
-    """Run the command; its wall time (process start to exit), peak RSS (KiB), summary."""
+def _offboard(workspace_id, jobs: int) -> tuple[float, float, float, dict]:
+    """Run the command; its wall time (process start to exit), the peak resident memory of
+    the command and its worker processes together, the command's own peak, its summary."""
+    command = [
+        sys.executable,
+        "manage.py",
+        "offboard_workspace",
+        format_public_id("ws", workspace_id),
+        "--yes",
+        "--json",
+        "--jobs",
+        str(jobs),
+        "-v",
+        "0",
+    ]
     with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
         started = time.perf_counter()
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "manage.py",
-                "offboard_workspace",
-                format_public_id("ws", workspace_id),
-                "--yes",
-                "--json",
-                "-v",
-                "0",
-            ],
-            cwd=ROOT,
-            env=_command_env(),
-            stdout=stdout,
-            stderr=stderr,
+            command, cwd=ROOT, env=_command_env(), stdout=stdout, stderr=stderr
         )
-        # wait4 reaps the process and returns its own resource usage: ru_maxrss is its
-        # peak resident set in KiB.
-        _pid, status, usage = os.wait4(process.pid, 0)
+        with TreeMemory(process.pid) as memory:
+            # wait4 reaps the process and returns its own resource usage: ru_maxrss is its
+            # peak resident set in KiB.
+            _pid, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - started
         process.returncode = os.waitstatus_to_exitcode(status)
         stdout.seek(0)
@@ -65,38 +67,46 @@ def _offboard(workspace_id) -> tuple[float, int, dict]:
             raise RuntimeError(
                 f"offboard_workspace exited {process.returncode}: {stderr.read().decode()}"
             )
-        return seconds, usage.ru_maxrss, json.loads(stdout.read())
+        return seconds, memory.peak_mib, usage.ru_maxrss / 1024, json.loads(stdout.read())
 
 
-def run(sizes: list[int], log=print) -> list[dict]:
+# (accounts, jobs): the workspace of 1 000 one account at a time and with two worker
+# processes (one per core here), and two more sizes to show memory does not follow the size.
+RUNS = [(1_000, 1), (250, 2), (1_000, 2), (4_000, 2)]
+
+
+def run(runs=RUNS, log=print) -> list[dict]:
     rows = []
-    for size in sizes:
-        creators = -(-size // ACCOUNTS_PER_CREATOR)
+    for size, jobs in runs:
         seeded = seed_workspace(
-            f"offboard-{size}",
-            creators=creators,
+            f"offboard-{size}-{jobs}",
+            creators=-(-size // ACCOUNTS_PER_CREATOR),
             accounts_per_creator=ACCOUNTS_PER_CREATOR,
             history=HISTORY,
         )
         vacuum()
         accounts = len(seeded.account_ids)
-        seconds, peak_kib, summary = _offboard(seeded.workspace_id)
+        seconds, peak_mib, command_peak_mib, summary = _offboard(seeded.workspace_id, jobs)
         left = SocialAccount.objects.filter(workspace_id=seeded.workspace_id).count()
         totals = summary["totals"]
-        if left or totals["disconnected"] != accounts:
+        if left or totals["disconnected"] != accounts or len(summary["items"]) != accounts:
             raise RuntimeError(f"offboarding left {left} of {accounts} accounts: {totals}")
         row = {
             "accounts": accounts,
+            "jobs": jobs,
             "seconds": seconds,
             "accounts_per_s": accounts / seconds,
-            "peak_rss_mib": peak_kib / 1024,
+            "peak_rss_mib": peak_mib,
+            "command_peak_rss_mib": command_peak_mib,
             "canceled_targets": totals["canceledScheduledPosts"],
             "purged_snapshots": totals["purged"]["metricsSnapshots"],
+            "purged_inbox_items": totals["purged"]["inboxItems"],
             "released_leases": totals["releasedLeases"],
         }
         log(
-            f"  offboard {accounts:>5} accounts: {seconds:6.2f} s "
-            f"{row['accounts_per_s']:6.1f} accounts/s peak {row['peak_rss_mib']:.0f} MiB"
+            f"  offboard {accounts:>5} accounts, --jobs {jobs}: {seconds:6.2f} s "
+            f"{row['accounts_per_s']:6.1f} accounts/s, peak {peak_mib:.0f} MiB "
+            f"(command {command_peak_mib:.0f} MiB)"
         )
         rows.append(row)
     return rows

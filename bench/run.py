@@ -65,7 +65,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--only", default="disconnect,offboarding,api")
     args = parser.parse_args(argv)
     _django_setup(
-        os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/socialhub_bench")
+        os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/socialhub_bench"),
+        os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/3"),
     )
     _fresh_database()
     from bench import disconnect, offboarding
@@ -75,6 +76,6 @@ def main(argv: list[str] | None = None) -> None:
         for row in disconnect.run([int(s) for s in args.sizes.split(",")], args.repeats):
             print(row)
     if "offboarding" in only:
-        for row in offboarding.run([250, 1000]):
+        for row in offboarding.run():
             print(row)
     sys.exit(0)

@@ -127,8 +127,8 @@ def preview_response(
         "app_label": opts.app_label,
         "media": modeladmin.media,
         "rows": _preview_rows(summary),
-        "more_rows": max(len(summary.items) - PREVIEW_ROWS, 0),
-        "background": in_background(len(summary.items)),
+        "more_rows": max(summary.accounts - PREVIEW_ROWS, 0),
+        "background": in_background(summary.accounts),
         "summary": summary,
         "action": action,
         "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
@@ -168,7 +168,7 @@ def report_outcome(modeladmin, request, summary: OffboardingSummary, *, prefix: 
             % summary.already_gone,
             messages.WARNING,
         )
-    for item in summary.items:
+    for item in summary.failures:
         if item.outcome == FAILED:
             modeladmin.message_user(
                 request,

@@ -7,12 +7,17 @@ One account that fails is reported and the run goes on with the next.
 
 from __future__ import annotations
 
+import itertools
 import logging
+import multiprocessing
+import multiprocessing.util
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db.models import Q
 
 from accounts.models import SocialAccount, User, Workspace
 from socialhub.api.errors import ApplicationError, ErrorCode
@@ -30,6 +35,7 @@ ALREADY_GONE = "already_gone"
 FAILED = "failed"
 
 _ERROR_MAX_LENGTH = 200
+_PAGE = 500  # accounts read at a time
 # What the snapshot reads: enough to name the account in a report, nothing secret.
 _SNAPSHOT_FIELDS = ("id", "platform", "platform_username", "user_id", "workspace_id")
 
@@ -71,54 +77,84 @@ class OffboardingItem:
 OnItem = Callable[[OffboardingItem, int, int], object]
 
 
-@dataclass(frozen=True)
+_COUNTED = (
+    "canceled_scheduled_posts",
+    "purged_metrics",
+    "purged_metrics_snapshots",
+    "purged_inbox_items",
+)
+
+
 class OffboardingSummary:
-    dry_run: bool
-    items: tuple[OffboardingItem, ...]
+    """The run's counts, kept as each account finishes, and its items: every one, or with
+    ``keep`` the first ``keep`` of them (and every failure), so a run's memory does not grow
+    with the number of accounts when the caller takes the items as they come (``on_item``).
+    """
 
-    def _count(self, outcome: str) -> int:
-        return sum(1 for item in self.items if item.outcome == outcome)
+    def __init__(self, *, dry_run: bool, keep: int | None = None) -> None:
+        self.dry_run = dry_run
+        self.keep = keep
+        self.accounts = 0
+        self._outcomes = dict.fromkeys((DISCONNECTED, WOULD_DISCONNECT, ALREADY_GONE, FAILED), 0)
+        self._totals = dict.fromkeys(_COUNTED, 0)
+        self.released_leases = 0
+        self._kept: list[OffboardingItem] = []
+        self._failures: list[OffboardingItem] = []
 
-    def _total(self, field: str) -> int:
-        return sum(getattr(item.report, field) for item in self.items if item.report is not None)
+    def record(self, item: OffboardingItem) -> None:
+        self.accounts += 1
+        self._outcomes[item.outcome] += 1
+        self.released_leases += item.released_leases
+        if item.report is not None:
+            for field in _COUNTED:
+                self._totals[field] += getattr(item.report, field)
+        if self.keep is None or len(self._kept) < self.keep:
+            self._kept.append(item)
+        elif item.outcome == FAILED:
+            self._failures.append(item)
+
+    @property
+    def items(self) -> tuple[OffboardingItem, ...]:
+        """The items kept, in the order they finished."""
+        return tuple(self._kept)
+
+    @property
+    def failures(self) -> tuple[OffboardingItem, ...]:
+        return tuple(item for item in self._kept if item.outcome == FAILED) + tuple(self._failures)
 
     @property
     def disconnected(self) -> int:
         """Accounts disconnected (or, in a dry run, that would be)."""
-        return self._count(WOULD_DISCONNECT if self.dry_run else DISCONNECTED)
+        return self._outcomes[WOULD_DISCONNECT if self.dry_run else DISCONNECTED]
 
     @property
     def failed(self) -> int:
-        return self._count(FAILED)
+        return self._outcomes[FAILED]
 
     @property
     def already_gone(self) -> int:
-        return self._count(ALREADY_GONE)
+        return self._outcomes[ALREADY_GONE]
 
     @property
     def canceled_scheduled_posts(self) -> int:
-        return self._total("canceled_scheduled_posts")
-
-    @property
-    def released_leases(self) -> int:
-        return sum(item.released_leases for item in self.items)
+        return self._totals["canceled_scheduled_posts"]
 
     @property
     def purged_metrics(self) -> int:
-        return self._total("purged_metrics")
+        return self._totals["purged_metrics"]
 
     @property
     def purged_metrics_snapshots(self) -> int:
-        return self._total("purged_metrics_snapshots")
+        return self._totals["purged_metrics_snapshots"]
 
     @property
     def purged_inbox_items(self) -> int:
-        return self._total("purged_inbox_items")
+        return self._totals["purged_inbox_items"]
 
     def totals(self) -> dict:
         """The counts, camelCase (the summary audit event's data and the JSON totals)."""
         return {
-            "accounts": len(self.items),
+            "accounts": self.accounts,
             "disconnected": self.disconnected,
             "alreadyGone": self.already_gone,
             "failed": self.failed,
@@ -150,6 +186,25 @@ def _account_pk(value: uuid.UUID | str) -> uuid.UUID:
 
 def _snapshot(queryset) -> list[SocialAccount]:
     return list(queryset.only(*_SNAPSHOT_FIELDS))
+
+
+def _oldest_first(accounts) -> Iterator[SocialAccount]:
+    """``accounts`` oldest first, read a page at a time (keyset on connected_at, id: the
+    accounts a run has disconnected meanwhile shift nothing)."""
+    ordered = accounts.only(*_SNAPSHOT_FIELDS, "connected_at").order_by("connected_at", "id")
+    after = None
+    while True:
+        page = ordered
+        if after is not None:
+            page = page.filter(
+                Q(connected_at__gt=after.connected_at)
+                | Q(connected_at=after.connected_at, id__gt=after.id)
+            )
+        page = list(page[:_PAGE])
+        yield from page
+        if len(page) < _PAGE:
+            return
+        after = page[-1]
 
 
 def _short_error(exc: BaseException) -> str:
@@ -201,25 +256,82 @@ def _disconnect_one(
 
 
 def _disconnect_all(
-    accounts: list[SocialAccount | uuid.UUID],
+    accounts: Iterable[SocialAccount | uuid.UUID],
     *,
+    total: int,
     actor: Actor,
     reason: DisconnectReason,
     dry_run: bool,
     on_item: OnItem | None,
     release_leases: bool = False,
+    jobs: int = 1,
+    keep: int | None = None,
 ) -> OffboardingSummary:
-    """One disconnect (one transaction) per account; never one transaction around them."""
-    items: list[OffboardingItem] = []
-    total = len(accounts)
-    for done, account in enumerate(accounts, start=1):
-        item = _disconnect_one(
-            account, actor=actor, reason=reason, dry_run=dry_run, release_leases=release_leases
-        )
-        items.append(item)
+    """One disconnect (one transaction) per account; never one transaction around them.
+
+    With ``jobs`` > 1 that many worker processes take the accounts in order (see
+    ``_in_processes``). ``on_item(item, done, total)`` is called as each account finishes.
+    """
+    if jobs < 1:
+        raise ValueError("jobs must be at least 1")
+    summary = OffboardingSummary(dry_run=dry_run, keep=keep)
+    options = {
+        "actor": actor,
+        "reason": reason,
+        "dry_run": dry_run,
+        "release_leases": release_leases,
+    }
+    finished = (
+        (_disconnect_one(account, **options) for account in accounts)
+        if jobs == 1 or total < 2
+        else _in_processes(accounts, jobs=min(jobs, total), options=options)
+    )
+    for done, item in enumerate(finished, start=1):
+        summary.record(item)
         if on_item is not None:
-            on_item(item, done, total)
-    return OffboardingSummary(dry_run=dry_run, items=tuple(items))
+            on_item(item, done, max(total, done))
+    return summary
+
+
+def _child_started() -> None:
+    # Closed on the way out: a pool's worker processes end without running atexit hooks.
+    multiprocessing.util.Finalize(None, connections.close_all, exitpriority=10)
+
+
+def _in_processes(accounts: Iterable, *, jobs: int, options: dict) -> Iterator[OffboardingItem]:
+    """Disconnect the accounts in ``jobs`` worker processes (forked, each with its own
+    database connection), taking them in order; yields each item as it finishes.
+
+    Processes rather than threads: a disconnect is mostly Python work between short
+    statements, which threads would take turns at. A few accounts per process are in flight
+    at a time, so memory does not grow with the run. An interrupt stops the run; an account
+    being disconnected then is either committed or rolled back, never half done.
+    """
+    if connections[DEFAULT_DB_ALIAS].in_atomic_block:
+        raise RuntimeError("Disconnecting in several processes needs to run outside a transaction.")
+    accounts = iter(accounts)
+    first = list(itertools.islice(accounts, 2 * jobs))  # a read before the children exist
+    accounts = itertools.chain(first, accounts)
+    connections.close_all()  # the children open their own: no socket is shared
+    with ProcessPoolExecutor(
+        max_workers=jobs,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=_child_started,
+    ) as pool:
+        in_flight: set[Future] = set()
+        try:
+            while True:
+                for account in itertools.islice(accounts, 2 * jobs - len(in_flight)):
+                    in_flight.add(pool.submit(_disconnect_one, account, **options))
+                if not in_flight:
+                    return
+                finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    yield future.result()
+        except BaseException:
+            for future in in_flight:
+                future.cancel()
+            raise
 
 
 def social_accounts_disconnect_each(
@@ -229,8 +341,10 @@ def social_accounts_disconnect_each(
     reason: DisconnectReason | str,
     dry_run: bool = False,
     on_item: OnItem | None = None,
+    jobs: int = 1,
 ) -> OffboardingSummary:
-    """Disconnect the accounts ``account_ids`` (primary keys or ``sa_…`` ids), in that order.
+    """Disconnect the accounts ``account_ids`` (primary keys or ``sa_…`` ids), in that order
+    (``jobs`` at a time).
 
     An id whose account no longer exists is reported ``already_gone``.
     """
@@ -238,7 +352,15 @@ def social_accounts_disconnect_each(
     pks = list(dict.fromkeys(_account_pk(value) for value in account_ids))
     found = {account.pk: account for account in _snapshot(SocialAccount.objects.filter(pk__in=pks))}
     accounts = [found.get(pk, pk) for pk in pks]
-    return _disconnect_all(accounts, actor=actor, reason=reason, dry_run=dry_run, on_item=on_item)
+    return _disconnect_all(
+        accounts,
+        total=len(accounts),
+        actor=actor,
+        reason=reason,
+        dry_run=dry_run,
+        on_item=on_item,
+        jobs=jobs,
+    )
 
 
 def _offboard(
@@ -250,16 +372,21 @@ def _offboard(
     action: str,
     workspace_id: str,
     subject_id: str,
+    jobs: int,
+    keep: int | None,
 ) -> OffboardingSummary:
     """Disconnect ``accounts`` (oldest first) with reason ``offboarding``, ending their open
     leases; a real run ends with one ``action`` audit event carrying the run's totals."""
     summary = _disconnect_all(
-        _snapshot(accounts.order_by("connected_at", "id")),
+        _oldest_first(accounts),
+        total=accounts.count(),
         actor=actor,
         reason=DisconnectReason.OFFBOARDING,
         dry_run=dry_run,
         on_item=on_item,
         release_leases=True,
+        jobs=jobs,
+        keep=keep,
     )
     if not dry_run:
         with transaction.atomic():
@@ -279,8 +406,11 @@ def workspace_offboard(
     actor: Actor,
     dry_run: bool = False,
     on_item: OnItem | None = None,
+    jobs: int = 1,
+    keep: int | None = None,
 ) -> OffboardingSummary:
-    """Disconnect every account of ``workspace`` (oldest first) with reason ``offboarding``."""
+    """Disconnect every account of ``workspace`` (oldest first, ``jobs`` at a time) with
+    reason ``offboarding``."""
     return _offboard(
         SocialAccount.objects.filter(workspace_id=workspace.pk),
         actor=actor,
@@ -289,6 +419,8 @@ def workspace_offboard(
         action="workspace.offboarded",
         workspace_id=workspace.public_id,
         subject_id=workspace.public_id,
+        jobs=jobs,
+        keep=keep,
     )
 
 
@@ -298,8 +430,11 @@ def user_offboard(
     actor: Actor,
     dry_run: bool = False,
     on_item: OnItem | None = None,
+    jobs: int = 1,
+    keep: int | None = None,
 ) -> OffboardingSummary:
-    """Disconnect every account ``user`` connected, in any workspace, reason ``offboarding``."""
+    """Disconnect every account ``user`` connected, in any workspace (``jobs`` at a time),
+    reason ``offboarding``."""
     return _offboard(
         SocialAccount.objects.filter(user_id=user.pk),
         actor=actor,
@@ -308,4 +443,6 @@ def user_offboard(
         action="user.offboarded",
         workspace_id="",
         subject_id=user.public_id,
+        jobs=jobs,
+        keep=keep,
     )

@@ -9,7 +9,6 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from scheduling.models import PostTarget, ScheduledPost
-from socialhub.db import lock_rows
 
 TargetStatus = PostTarget.Status
 PostStatus = ScheduledPost.Status
@@ -45,6 +44,19 @@ _LEAVING = "AND NOT (t.social_account_id = %(account)s AND t.status = %(queued)s
 _OF_LEAVING_ACCOUNT = (
     "SELECT post_id FROM {targets} WHERE social_account_id = %(account)s AND status = %(queued)s"
 )
+_LOCK_QUEUED_TARGETS = """
+    SELECT COUNT(*) FROM (
+        SELECT t.id FROM {targets} AS t
+        WHERE t.social_account_id = %(account)s AND t.status = %(queued)s
+        ORDER BY t.id {for_update}
+    ) AS locked
+"""
+_CANCEL_QUEUED_TARGETS = """
+    UPDATE {targets}
+    SET status = %(canceled)s, canceled_reason = %(reason)s, updated_at = %(now)s,
+        social_account_id = NULL
+    WHERE social_account_id = %(account)s AND status = %(queued)s
+"""
 
 
 def _uuid_param(value):
@@ -52,12 +64,19 @@ def _uuid_param(value):
     return PostTarget._meta.pk.get_db_prep_value(value, connection)
 
 
-def _settle(*, selection: str, leaving: str, params: dict) -> int:
-    tables = {
-        "posts": connection.ops.quote_name(ScheduledPost._meta.db_table),
-        "targets": connection.ops.quote_name(PostTarget._meta.db_table),
-    }
-    params = {
+def _sql(statement: str, **parts: str) -> str:
+    quote = connection.ops.quote_name
+    return statement.format(
+        posts=quote(ScheduledPost._meta.db_table),
+        targets=quote(PostTarget._meta.db_table),
+        # SQLite has no row locks: its write transaction already holds the whole database.
+        for_update="FOR UPDATE" if connection.features.has_select_for_update else "",
+        **parts,
+    )
+
+
+def _params(**params) -> dict:
+    return {
         **params,
         **{value: value for value in TargetStatus.values},
         **{f"post_{value}": value for value in PostStatus.values},
@@ -65,18 +84,19 @@ def _settle(*, selection: str, leaving: str, params: dict) -> int:
             timezone.now(), connection
         ),
     }
-    selection = selection.format(**tables)
-    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-        # Lock the posts first, in id order (two settlers cannot deadlock). Under READ
-        # COMMITTED the UPDATE below then starts after any other transaction settling the
-        # same posts has committed, and sees its canceled targets: without the lock, two
-        # accounts of one post disconnected at once each saw the other's target still
-        # queued, and the post stayed queued for ever. On SQLite the write transaction
-        # already holds the whole database.
-        if connection.features.has_select_for_update:
-            cursor.execute(_LOCK_OPEN_POSTS.format(selection=selection, **tables), params)
-        cursor.execute(_SETTLE.format(selection=selection, leaving=leaving, **tables), params)
-        return cursor.rowcount
+
+
+def _settle(cursor, *, selection: str, leaving: str, params: dict) -> int:
+    # Lock the posts first, in id order (two settlers cannot deadlock). Under READ COMMITTED
+    # the UPDATE below then starts after any other transaction settling the same posts has
+    # committed, and sees its canceled targets: without the lock, two accounts of one post
+    # disconnected at once each saw the other's target still queued, and the post stayed
+    # queued for ever.
+    selection = _sql(selection)
+    if connection.features.has_select_for_update:
+        cursor.execute(_sql(_LOCK_OPEN_POSTS, selection=selection), params)
+    cursor.execute(_sql(_SETTLE, selection=selection, leaving=leaving), params)
+    return cursor.rowcount
 
 
 def scheduled_posts_settle_status(*, post_ids: Iterable[uuid.UUID]) -> int:
@@ -92,7 +112,8 @@ def scheduled_posts_settle_status(*, post_ids: Iterable[uuid.UUID]) -> int:
         return 0
     params = {f"post{index}": _uuid_param(post_id) for index, post_id in enumerate(post_ids)}
     selection = ", ".join(f"%({name})s" for name in params)
-    return _settle(selection=selection, leaving="", params=params)
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        return _settle(cursor, selection=selection, leaving="", params=_params(**params))
 
 
 def post_targets_cancel_for_disconnect(*, social_account_id, reason: str) -> int:
@@ -104,22 +125,13 @@ def post_targets_cancel_for_disconnect(*, social_account_id, reason: str) -> int
     targets follows), and the posts are settled before the targets change, counting this
     account's queued targets as canceled. Each target row is written once: the disconnect's
     own detach of the account's other targets (published, failed, canceled) finds these
-    already detached.
+    already detached. Four statements, whatever the number of targets.
     """
-    queued = PostTarget.objects.filter(
-        social_account_id=social_account_id, status=TargetStatus.QUEUED
-    )
-    with transaction.atomic(savepoint=False):
-        if not lock_rows(queued):
+    params = _params(account=_uuid_param(social_account_id), reason=reason)
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        cursor.execute(_sql(_LOCK_QUEUED_TARGETS), params)
+        if not cursor.fetchone()[0]:
             return 0
-        _settle(
-            selection=_OF_LEAVING_ACCOUNT,
-            leaving=_LEAVING,
-            params={"account": _uuid_param(social_account_id)},
-        )
-        return queued.update(
-            status=TargetStatus.CANCELED,
-            canceled_reason=reason,
-            updated_at=timezone.now(),
-            social_account=None,
-        )
+        _settle(cursor, selection=_OF_LEAVING_ACCOUNT, leaving=_LEAVING, params=params)
+        cursor.execute(_sql(_CANCEL_QUEUED_TARGETS), params)
+        return cursor.rowcount

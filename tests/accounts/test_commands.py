@@ -388,6 +388,26 @@ def test_exit_codes_from_the_command_line(team):
     assert SocialAccount.objects.filter(workspace=workspace).count() == 3
 
 
+@pytest.mark.django_db(transaction=True)  # the process reads what this test wrote
+def test_offboard_workspace_in_worker_processes_from_the_command_line(team):
+    # given
+    workspace, _ann, _bob, accounts, kept = team
+
+    # when
+    bad_jobs = _manage("offboard_workspace", workspace.public_id, "--yes", "--jobs", "0")
+    done = _manage("offboard_workspace", workspace.public_id, "--yes", "--jobs", "2", "--json")
+
+    # then: a bad count is a usage error; two workers disconnect everything, JSON intact
+    assert bad_jobs.returncode == 2 and "--jobs: must be a whole number" in bad_jobs.stderr
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    assert document["totals"]["disconnected"] == 3
+    assert sorted(item["socialAccountId"] for item in document["items"]) == sorted(
+        account.public_id for account in accounts
+    )
+    assert list(SocialAccount.objects.values_list("id", flat=True)) == [kept.pk]
+
+
 def test_verbosity_0_prints_no_progress_and_no_info_lines(team, caplog):
     # given
     workspace, *_ = team

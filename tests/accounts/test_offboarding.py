@@ -27,9 +27,9 @@ from tests.helpers import database_state, followers_of
 pytestmark = pytest.mark.django_db
 
 OPERATOR = Actor.system("offboard_workspace")
-# Around the disconnects: one read of the accounts to do, and the summary event (savepoint,
-# insert, release inside the test's transaction).
-SNAPSHOT_QUERIES = 1
+# Around the disconnects: the count and one page of the accounts to do (up to 500), and the
+# summary event (savepoint, insert, release inside the test's transaction).
+SNAPSHOT_QUERIES = 2
 SUMMARY_EVENT_QUERIES = 3
 # Per account, inside its disconnect's transaction: the UPDATE ending its open leases.
 LEASE_RELEASE_QUERIES = 1
@@ -331,3 +331,104 @@ def test_a_staff_disconnect_leaves_the_lease_open(team):
     assert (summary.disconnected, summary.released_leases) == (1, 0)
     lease.refresh_from_db()
     assert lease.released_at is None
+
+
+# Large runs: pages, items kept, worker processes -------------------------------------------
+
+
+def test_accounts_are_read_a_page_at_a_time_oldest_first(team, monkeypatch):
+    # given: pages of two, three accounts to do
+    workspace, _ann, _bob, accounts, _kept = team
+    monkeypatch.setattr(offboarding_module, "_PAGE", 2)
+
+    # when
+    summary = workspace_offboard(workspace=workspace, actor=OPERATOR)
+
+    # then: all of them, in order, none twice
+    assert [item.social_account_id for item in summary.items] == [a.public_id for a in accounts]
+    assert not SocialAccount.objects.filter(workspace=workspace).exists()
+
+
+def test_a_summary_that_keeps_no_items_still_counts_everything_and_keeps_failures(
+    team, monkeypatch
+):
+    # given: the second account fails
+    workspace, _ann, _bob, accounts, _kept = team
+    real = offboarding_module.social_account_disconnect
+
+    def failing_second(*, account, **kwargs):
+        if account.pk == accounts[1].pk:
+            raise RuntimeError("platform exploded")
+        return real(account=account, **kwargs)
+
+    monkeypatch.setattr(offboarding_module, "social_account_disconnect", failing_second)
+    seen = []
+
+    # when
+    summary = workspace_offboard(
+        workspace=workspace,
+        actor=OPERATOR,
+        keep=0,
+        on_item=lambda item, done, total: seen.append((item.social_account_id, done, total)),
+    )
+
+    # then: no items held, every count right, the failure named
+    assert summary.items == ()
+    assert (summary.accounts, summary.disconnected, summary.failed) == (3, 2, 1)
+    assert summary.canceled_scheduled_posts == 2  # the failed one's target stays queued
+    assert [item.social_account_id for item in summary.failures] == [accounts[1].public_id]
+    assert seen == [(account.public_id, done, 3) for done, account in enumerate(accounts, 1)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_worker_processes_disconnect_every_account_once():
+    # given: a workspace of seven accounts with history, and one account elsewhere
+    owner = UserFactory()
+    creators = [UserFactory() for _ in range(3)]
+    workspace = shared_workspace(owner)
+    accounts = [
+        account_in(workspace, creator, platform, followers=100, queued=2, snapshots=3, inbox=1)
+        for creator in creators
+        for platform in PLATFORMS[:2]
+    ] + [account_in(workspace, owner, Platform.X, queued=1)]
+    elsewhere = account_in(shared_workspace(owner, "Other"), creators[0], Platform.YOUTUBE)
+    done = []
+
+    # when: three worker processes
+    summary = workspace_offboard(
+        workspace=workspace,
+        actor=OPERATOR,
+        jobs=3,
+        on_item=lambda item, count, total: done.append((count, total)),
+    )
+
+    # then: every account disconnected exactly once, the counts add up
+    assert sorted(item.social_account_id for item in summary.items) == sorted(
+        a.public_id for a in accounts
+    )
+    assert {item.outcome for item in summary.items} == {"disconnected"}
+    assert done == [(count, 7) for count in range(1, 8)]
+    assert list(SocialAccount.objects.values_list("id", flat=True)) == [elsewhere.pk]
+    assert summary.canceled_scheduled_posts == 13
+    assert summary.purged_metrics_snapshots == 6 * 3 + 2
+    assert sorted(row.subject_ids[0] for row in disconnect_audit()) == sorted(
+        a.public_id for a in accounts
+    )
+    assert AuditEvent.objects.get(action="workspace.offboarded").data["disconnected"] == 7
+    assert [followers_of(creator) for creator in creators] == [100, 0, 0]
+    assert not PostTarget.objects.filter(
+        status=PostTarget.Status.QUEUED, post__workspace=workspace
+    ).exists()
+
+
+def test_worker_processes_refuse_to_run_inside_a_transaction(team):
+    # given: the test's own transaction is open
+    workspace, *_ = team
+    before = database_state()
+
+    # when
+    with pytest.raises(RuntimeError, match="outside a transaction"):
+        workspace_offboard(workspace=workspace, actor=OPERATOR, jobs=2)
+
+    # then
+    assert database_state() == before

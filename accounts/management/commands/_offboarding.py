@@ -4,13 +4,21 @@ own), 3 some account failed."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import sys
+import tempfile
+from collections.abc import Iterable, Iterator
 
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.services.offboarding import OffboardingItem, OffboardingSummary
+from accounts.services.offboarding import (
+    DISCONNECTED,
+    WOULD_DISCONNECT,
+    OffboardingItem,
+    OffboardingSummary,
+)
 
 EXIT_FAILED = 3
 BAR_WIDTH = 30
@@ -31,6 +39,32 @@ def add_run_arguments(parser, *, noun: str) -> None:
         "--json",
         action="store_true",
         help="Print the summary as one JSON document on stdout (progress stays on stderr).",
+    )
+
+
+MAX_JOBS = 16
+
+
+def _jobs(value: str) -> int:
+    try:
+        jobs = int(value)
+    except ValueError:
+        jobs = 0
+    if not 1 <= jobs <= MAX_JOBS:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to {MAX_JOBS}")
+    return jobs
+
+
+def add_jobs_argument(parser) -> None:
+    parser.add_argument(
+        "--jobs",
+        type=_jobs,
+        default=1,
+        metavar="N",
+        help=(
+            "Disconnect N accounts at a time, each still in its own transaction (default 1; "
+            "2 to 4 make large runs faster, at the cost of more load on the database)."
+        ),
     )
 
 
@@ -112,65 +146,116 @@ def _warnings_only(record: logging.LogRecord) -> bool:
     return record.levelno >= logging.WARNING
 
 
-def _purged(item: OffboardingItem) -> str:
-    report = item.report
-    if report is None:
-        return "-"
-    return f"{report.purged_metrics}/{report.purged_metrics_snapshots}/{report.purged_inbox_items}"
+class Spool:
+    """The run's items, written to a temporary file as each account finishes and read back
+    for the summary: the command's memory does not grow with the number of accounts."""
+
+    def __init__(self) -> None:
+        self.file = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 - see __exit__
+
+    def add(self, item: OffboardingItem) -> None:
+        self.file.write(json.dumps(item.as_dict(), separators=(",", ":")) + "\n")
+
+    def __iter__(self) -> Iterator[dict]:
+        self.file.seek(0)
+        for line in self.file:
+            yield json.loads(line)
+
+    def __enter__(self) -> Spool:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.file.close()
 
 
-def _table(rows: list[tuple[str, ...]]) -> list[str]:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return [
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in rows
-    ]
+def _row(item: dict) -> tuple[str, ...]:
+    done = item["outcome"] in (DISCONNECTED, WOULD_DISCONNECT)
+    purged = item["purged"]
+    return (
+        item["socialAccountId"],
+        item["platform"] or "-",
+        item["handle"] or "-",
+        item["outcome"],
+        str(item["canceledScheduledPosts"]) if done else "-",
+        f"{purged['metrics']}/{purged['metricsSnapshots']}/{purged['inboxItems']}" if done else "-",
+    )
 
 
-def summary_lines(summary: OffboardingSummary) -> list[str]:
-    """Per account: id, platform, handle, outcome, canceled, purged; then the totals."""
-    lines: list[str] = []
-    if summary.items:
-        rows = [("ACCOUNT", "PLATFORM", "HANDLE", "OUTCOME", "CANCELED", "PURGED M/S/I")]
-        rows += [
-            (
-                item.social_account_id,
-                item.platform or "-",
-                item.handle or "-",
-                item.outcome,
-                str(item.report.canceled_scheduled_posts) if item.report else "-",
-                _purged(item),
-            )
-            for item in summary.items
-        ]
-        lines += _table(rows)
-        lines.append("")
-        lines += [
-            f"  {item.social_account_id}: {item.error}" for item in summary.items if item.error
-        ]
+_HEADER = ("ACCOUNT", "PLATFORM", "HANDLE", "OUTCOME", "CANCELED", "PURGED M/S/I")
+
+
+def summary_lines(summary: OffboardingSummary, items: Iterable[dict] | None = None):
+    """Per account: id, platform, handle, outcome, canceled, purged; then the totals.
+
+    ``items`` (re-iterable: the table is read twice, for its widths and its rows) defaults
+    to the summary's own.
+    """
+    if items is None:
+        items = [item.as_dict() for item in summary.items]
+    widths = [len(cell) for cell in _HEADER]
+    for item in items:
+        widths = [max(width, len(cell)) for width, cell in zip(widths, _row(item), strict=True)]
+
+    def line(row: tuple[str, ...]) -> str:
+        return "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+
+    if summary.accounts:
+        yield line(_HEADER).rstrip()
+        for item in items:
+            yield line(_row(item)).rstrip()
+        yield ""
+        for item in items:
+            if item["error"]:
+                yield f"  {item['socialAccountId']}: {item['error']}"
     verb = "would be disconnected" if summary.dry_run else "disconnected"
-    lines.append(
-        f"{len(summary.items)} account(s): {summary.disconnected} {verb}, "
+    yield (
+        f"{summary.accounts} account(s): {summary.disconnected} {verb}, "
         f"{summary.already_gone} already gone, {summary.failed} failed."
     )
-    lines.append(
+    yield (
         f"Canceled post targets: {summary.canceled_scheduled_posts}; purged metrics: "
         f"{summary.purged_metrics}, snapshots: {summary.purged_metrics_snapshots}, "
         f"inbox items: {summary.purged_inbox_items}; released leases: "
         f"{summary.released_leases}."
     )
     if summary.dry_run:
-        lines.append("Dry run: nothing was changed.")
-    return lines
+        yield "Dry run: nothing was changed."
 
 
-def finish(command: BaseCommand, summary: OffboardingSummary, *, as_json: bool) -> None:
-    """Print the summary (table or JSON) and fail with exit code 3 if any account failed."""
-    if as_json:
-        command.stdout.write(json.dumps(summary.as_dict(), indent=2))
-    else:
-        for line in summary_lines(summary):
-            command.stdout.write(line)
+def _json_lines(summary: OffboardingSummary, items: Iterable[dict]) -> Iterator[str]:
+    """The summary as one JSON document, written item by item."""
+    totals = json.dumps(summary.totals(), indent=2).replace("\n", "\n  ")
+    yield "{"
+    yield f'  "dryRun": {json.dumps(summary.dry_run)},'
+    yield f'  "totals": {totals},'
+    yield '  "items": ['
+    previous = None
+    for item in items:
+        if previous is not None:
+            yield f"    {previous},"
+        previous = json.dumps(item)
+    if previous is not None:
+        yield f"    {previous}"
+    yield "  ]"
+    yield "}"
+
+
+def finish(
+    command: BaseCommand,
+    summary: OffboardingSummary,
+    *,
+    as_json: bool,
+    items: Iterable[dict] | None = None,
+) -> None:
+    """Print the summary (table or JSON) and fail with exit code 3 if any account failed.
+
+    ``items``: the run's items as dicts (a ``Spool``), else the summary's own.
+    """
+    if items is None:
+        items = [item.as_dict() for item in summary.items]
+    lines = _json_lines(summary, items) if as_json else summary_lines(summary, items)
+    for line in lines:
+        command.stdout.write(line)
     if summary.failed:
         raise CommandError(
             f"{summary.failed} account(s) could not be disconnected; run the command again "
@@ -182,13 +267,20 @@ def finish(command: BaseCommand, summary: OffboardingSummary, *, as_json: bool) 
 def run(command: BaseCommand, offboard, *, question: str, options: dict) -> None:
     """Preview (unless ``--yes``), confirm, run with progress, summarise.
 
-    ``offboard(dry_run=..., on_item=...)`` is one call of an offboarding service.
+    ``offboard(dry_run=..., on_item=..., jobs=..., keep=...)`` is one call of an
+    offboarding service. Its items go to a spool as they come, not into memory.
     """
-    dry_run, as_json = options["dry_run"], options["json"]
+    dry_run, as_json, jobs = options["dry_run"], options["json"], options["jobs"]
     if not dry_run and not options["yes"]:
-        preview = offboard(dry_run=True, on_item=None)
+        preview = offboard(dry_run=True, on_item=None, jobs=jobs, keep=0)
         command.stderr.write(preview_line(preview), style_func=_plain)
         confirm(command, question)
-    with Progress(command, verbosity=options["verbosity"]) as progress:
-        summary = offboard(dry_run=dry_run, on_item=progress)
-    finish(command, summary, as_json=as_json)
+    with Spool() as spool:
+        with Progress(command, verbosity=options["verbosity"]) as progress:
+
+            def on_item(item: OffboardingItem, done: int, total: int) -> None:
+                spool.add(item)
+                progress(item, done, total)
+
+            summary = offboard(dry_run=dry_run, on_item=on_item, jobs=jobs, keep=0)
+        finish(command, summary, as_json=as_json, items=spool)

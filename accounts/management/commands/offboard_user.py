@@ -6,7 +6,7 @@ from accounts.models import User
 from accounts.services.actors import Actor
 from accounts.services.offboarding import user_offboard
 
-from ._offboarding import add_run_arguments, run
+from ._offboarding import add_jobs_argument, add_run_arguments, run
 
 
 class Command(BaseCommand):
@@ -18,6 +18,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("email", help="The user's email address.")
+        add_jobs_argument(parser)
         add_run_arguments(parser, noun="their accounts")
 
     def handle(self, *args, email, **options):
@@ -25,12 +26,14 @@ class Command(BaseCommand):
         if user is None:
             raise CommandError(f"No user with email {email!r}.")
 
-        def offboard(*, dry_run, on_item):
+        def offboard(*, dry_run, on_item, jobs, keep=None):
             return user_offboard(
                 user=user,
                 actor=Actor.system("offboard_user"),
                 dry_run=dry_run,
                 on_item=on_item,
+                jobs=jobs,
+                keep=keep,
             )
 
         run(

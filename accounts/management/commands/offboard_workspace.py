@@ -8,7 +8,7 @@ from accounts.services.offboarding import workspace_offboard
 from socialhub.api.errors import ApplicationError
 from socialhub.api.ids import parse_public_id
 
-from ._offboarding import add_run_arguments, run
+from ._offboarding import add_jobs_argument, add_run_arguments, run
 
 
 class Command(BaseCommand):
@@ -20,6 +20,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("workspace_id", help="The workspace's id, ws_<uuid>.")
+        add_jobs_argument(parser)
         add_run_arguments(parser, noun="its accounts")
 
     def handle(self, *args, workspace_id, **options):
@@ -33,12 +34,14 @@ class Command(BaseCommand):
         if workspace is None:
             raise CommandError(f"Workspace {workspace_id} not found.")
 
-        def offboard(*, dry_run, on_item):
+        def offboard(*, dry_run, on_item, jobs, keep=None):
             return workspace_offboard(
                 workspace=workspace,
                 actor=Actor.system("offboard_workspace"),
                 dry_run=dry_run,
                 on_item=on_item,
+                jobs=jobs,
+                keep=keep,
             )
 
         run(
