@@ -59,23 +59,59 @@ def _fresh_database() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--sizes", default="0,1000,10000,100000")
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--only", default="disconnect,offboarding,api")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Seed PostgreSQL, measure, print the table, write bench/results.json "
+        "and bench/results.png.",
+    )
+    parser.add_argument(
+        "--sizes",
+        default="0,1000,10000,100000",
+        help="history sizes N for the disconnect (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="fresh accounts measured per N (median)"
+    )
+    parser.add_argument(
+        "--duration", type=float, default=10.0, help="seconds of load per API measurement"
+    )
+    parser.add_argument(
+        "--only",
+        default="disconnect,offboarding,api",
+        help="sections to run, comma-separated (default: all)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a fast smoke run: small sizes, one repeat, short loads (numbers not comparable)",
+    )
     args = parser.parse_args(argv)
     _django_setup(
         os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/socialhub_bench"),
         os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/3"),
     )
     _fresh_database()
-    from bench import disconnect, offboarding
+    from bench import disconnect, offboarding, report
 
-    only = args.only.split(",")
+    sizes = [int(size) for size in args.sizes.split(",")]
+    runs, repeats, duration = offboarding.RUNS, args.repeats, args.duration
+    if args.quick:
+        sizes, runs, repeats, duration = [0, 1000], [(100, 1), (100, 2)], 1, 2.0
+    only = set(args.only.split(","))
+    results: dict = {"machine": report.machine()}
     if "disconnect" in only:
-        for row in disconnect.run([int(s) for s in args.sizes.split(",")], args.repeats):
-            print(row)
+        print("== disconnect vs history, beside the SQL floor", flush=True)
+        results["disconnect"] = disconnect.run(sizes, repeats)
     if "offboarding" in only:
-        for row in offboarding.run():
-            print(row)
+        print("== offboarding through the command", flush=True)
+        results["offboarding"] = offboarding.run(runs)
+    if "api" in only:
+        from bench import api
+
+        print("== API throughput under gunicorn and wrk", flush=True)
+        results["api"] = api.run(duration=duration)
+    results["verdicts"] = report.verdicts(results)
+    print(report.text(results))
+    if not args.quick:
+        print(f"\nwrote {report.write_json(results)} and {report.plot(results)}")
     sys.exit(0)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure PostgreSQL and Redis answer on 127.0.0.1; starts them, installing them from
-# Debian's packages first when they are missing.
+# Debian's packages first when they are missing. Arguments name extra tools to install:
+# chromium (the admin's browser tests), wrk (the benchmark's load generator).
 set -euo pipefail
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -10,11 +11,15 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >/dev/null
 }
 
-# Chromium for the admin's browser tests (Playwright drives the system browser).
-if ! command -v chromium >/dev/null 2>&1; then
-  echo "==> installing Chromium"
-  apt_install chromium
-fi
+for tool in "$@"; do
+  case "$tool" in
+    chromium)  # Playwright drives the system browser
+      command -v chromium >/dev/null 2>&1 || { echo "==> installing Chromium"; apt_install chromium; } ;;
+    wrk)
+      command -v wrk >/dev/null 2>&1 || { echo "==> installing wrk"; apt_install wrk; } ;;
+    *) echo "unknown tool: $tool" >&2; exit 2 ;;
+  esac
+done
 
 pg_up() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; }
 if ! command -v pg_isready >/dev/null 2>&1 || ! pg_up; then

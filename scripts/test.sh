@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh requirements-dev.txt
-scripts/services.sh
+scripts/services.sh chromium
 
 export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/socialhub}"
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/1}"
