@@ -215,5 +215,10 @@ def run(sizes: list[int], repeats: int, log=print) -> list[dict]:
             "floor_peak_mib": max(m.peak_mib for m in floor),
         }
         row["ratio"] = row["service_ms"] / row["floor_ms"]
+        # Where the service's time went, slowest statements first (the first account's).
+        row["service_slowest_statements"] = [
+            {"sql": sql, "ms": round(seconds * 1000, 2)}
+            for sql, seconds in sorted(service[0].timings, key=lambda timing: -timing[1])[:5]
+        ]
         rows.append(row)
     return rows

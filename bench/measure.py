@@ -32,6 +32,7 @@ class Measurement:
     statements: int = 0
     peak_mib: float = 0.0  # growth of the resident set's high-water mark during the run
     extra: dict = field(default_factory=dict)
+    timings: list = field(default_factory=list)  # (statement's first words, seconds)
 
 
 @contextlib.contextmanager
@@ -46,7 +47,11 @@ def measured(count_connection=connection):
 
     def count(execute, sql, params, many, context):
         result.statements += 1
-        return execute(sql, params, many, context)
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            result.timings.append((" ".join(sql.split())[:70], time.perf_counter() - started))
 
     _reset_peak_rss()
     baseline = _proc_status("VmRSS")

@@ -140,6 +140,9 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend, reading date-times with psycopg's compiled loader.
+    DATABASES["default"]["ENGINE"] = "socialhub.postgresql"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The embedded default shares the file between the web server and the worker.
     DATABASES["default"]["CONN_MAX_AGE"] = 0

@@ -127,7 +127,7 @@ def test_production_with_real_values_starts(tmp_path, production_env):
     values = settings_values(tmp_path, **production_env)
 
     assert values["DEBUG"] is False
-    assert values["ENGINE"] == "django.db.backends.postgresql"
+    assert values["ENGINE"] == "socialhub.postgresql"
     assert values["CACHE"] == "django_redis.cache.RedisCache"
     assert values["SANDBOX"] is False
     assert values["BROKER"] == "redis://cache.internal:6379/0"

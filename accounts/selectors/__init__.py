@@ -10,6 +10,7 @@ from .creator import (
 from .social import (
     post_target_usage_for_account,
     social_account_get_for_caller,
+    social_account_to_change_for_caller,
     social_accounts_by_platform_for_caller,
 )
 from .workspaces import (
@@ -31,6 +32,7 @@ __all__ = [
     "social_account_get_for_caller",
     "social_account_get_for_creator",
     "social_account_list_for_creator",
+    "social_account_to_change_for_caller",
     "social_accounts_by_platform_for_caller",
     "workspace_list_for_user",
 ]

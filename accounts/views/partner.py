@@ -36,10 +36,10 @@ def _account_to_disconnect(request, social_account_id: str, *, doing: str):
     """The caller, the dry-run flag, and the account if the caller may disconnect it."""
     actor = caller_actor(request)
     dry_run = query_flag(request, "dryRun")
-    account = selectors.social_account_get_for_caller(
+    account = selectors.social_account_to_change_for_caller(
         actor=actor, account_id=social_account_id_from_path(social_account_id)
     )
-    require_manager(role=getattr(account, "caller_role", None), doing=doing)
+    require_manager(role=account.caller_role, doing=doing)
     return actor, dry_run, account
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime, tzinfo
+
 from django.core.validators import URLValidator
+from django.utils import timezone
 from rest_framework import serializers
 
 
@@ -38,3 +41,16 @@ class HttpUrlField(StrictCharField):
         self.validators.append(
             URLValidator(schemes=["http", "https"], message=self.error_messages["invalid"])
         )
+
+
+def wire_datetime(value: datetime | None, zone: tzinfo | None = None) -> str | None:
+    """An instant as DRF's ``DateTimeField`` writes it: ISO 8601 in the current time zone
+    (or ``zone``, when the caller looked it up once for many values), ``Z`` for UTC. For
+    representations built without going through the field."""
+    if value is None:
+        return None
+    zone = zone or timezone.get_current_timezone()
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value, zone)
+    text = value.astimezone(zone).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text

@@ -940,7 +940,7 @@ def test_an_account_disconnected_while_the_request_runs_is_the_same_404(team, mo
     """Another request disconnects the account between this one's lookup and its lock (what
     two partners pressing the button at once do). The loser must get this endpoint's 404,
     the one a plain second DELETE gets."""
-    found = selectors.social_account_get_for_caller
+    found = selectors.social_account_to_change_for_caller
 
     def found_then_disconnected_elsewhere(**kwargs):
         account = found(**kwargs)
@@ -950,7 +950,7 @@ def test_an_account_disconnected_while_the_request_runs_is_the_same_404(team, mo
         return account
 
     monkeypatch.setattr(
-        selectors, "social_account_get_for_caller", found_then_disconnected_elsewhere
+        selectors, "social_account_to_change_for_caller", found_then_disconnected_elsewhere
     )
     suffix = "?dryRun=true" if dry_run else ""
 
