@@ -463,6 +463,10 @@ def run(*, duration: float = 10.0, log=print) -> list[dict]:
         listed = seed_workspace(
             f"{tag}-list", creators=LIST_CREATORS, accounts_per_creator=11, history=LIST_HISTORY
         )
+        # The same list for a workspace of one creator: what the list costs per account.
+        small = seed_workspace(
+            f"{tag}-small", creators=1, accounts_per_creator=11, history=LIST_HISTORY
+        )
         _settle()
         _flush_redis()
         try:
@@ -471,16 +475,20 @@ def run(*, duration: float = 10.0, log=print) -> list[dict]:
                 log(f"wrk: {THREADS} threads, {CONNECTIONS} connections, {duration:.0f} s a run")
                 owner = _login(base_url, listed.owner_email)
                 creator = _login(base_url, f"{tag}-list-1@bench.local")
-                rows = _get_rows(wrk, listed, owner, creator, log=log, **timing)
+                small_owner = _login(base_url, small.owner_email)
+                rows = _get_rows(
+                    wrk, listed, owner, creator, (small, small_owner), log=log, **timing
+                )
                 rows.append(_delete_row(wrk, owner, f"{tag}-delete", log=log, **timing))
         finally:
             _flush_redis()
     return rows
 
 
-def _get_rows(wrk: Wrk, listed, owner: str, creator: str, *, warmup, duration, log):
-    """The two lists beside the GET ceiling: a creator's own accounts (``creator``'s token,
-    every platform connected) and the listed workspace's, as its owner (``owner``'s)."""
+def _get_rows(wrk: Wrk, listed, owner: str, creator: str, small, *, warmup, duration, log):
+    """The lists beside the GET ceiling: a creator's own accounts (``creator``'s token,
+    every platform connected), the listed workspace's as its owner (``owner``'s), and
+    ``small`` (a workspace of 11 accounts and its owner's token) likewise."""
     timing = {"warmup": warmup, "duration": duration, "log": log}
     ceiling = _measured(wrk, label="GET ceiling", method="GET", path=CEILING, token=owner, **timing)
     creator_social = _measured(
@@ -494,10 +502,19 @@ def _get_rows(wrk: Wrk, listed, owner: str, creator: str, *, warmup, duration, l
     workspace = format_public_id("ws", listed.workspace_id)
     social_accounts = _measured(
         wrk,
-        label=f"GET {SOCIAL_ACCOUNTS}",
+        label=f"GET {SOCIAL_ACCOUNTS} ({LIST_CREATORS * 11})",
         method="GET",
         path=f"{SOCIAL_ACCOUNTS}?workspace={workspace}",
         token=owner,
+        **timing,
+    )
+    small_workspace, small_owner = small
+    small_accounts = _measured(
+        wrk,
+        label=f"GET {SOCIAL_ACCOUNTS} (11)",
+        method="GET",
+        path=f"{SOCIAL_ACCOUNTS}?workspace={format_public_id('ws', small_workspace.workspace_id)}",
+        token=small_owner,
         **timing,
     )
     return [
@@ -508,11 +525,17 @@ def _get_rows(wrk: Wrk, listed, owner: str, creator: str, *, warmup, duration, l
             "a creator's own accounts: 11, one per platform, each with metrics",
         ),
         _row(
-            f"GET {SOCIAL_ACCOUNTS}",
+            f"GET {SOCIAL_ACCOUNTS} ({LIST_CREATORS * 11} accounts)",
             social_accounts,
             ceiling,
             f"?workspace= of a team workspace with {LIST_CREATORS * 11} accounts "
             f"({LIST_CREATORS} creators x 11 platforms), as its owner",
+        ),
+        _row(
+            f"GET {SOCIAL_ACCOUNTS} (11 accounts)",
+            small_accounts,
+            ceiling,
+            "?workspace= of a workspace with one creator's 11 accounts, as its owner",
         ),
     ]
 

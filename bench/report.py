@@ -115,7 +115,7 @@ def text(results: dict) -> str:
     if results.get("disconnect"):
         lines += ["", "Disconnect vs history (N queued targets, 10N snapshots, N inbox items)"]
         lines += _table(
-            ["N", "service ms", "floor ms", "ratio", "statements", "floor stmts", "peak MiB"],
+            ["N", "service ms", "floor ms", "ratio", "statements", "floor stmts", "memory +MiB"],
             [
                 [
                     f"{row['size']:,}",
@@ -224,7 +224,7 @@ def plot(results: dict, path: Path = HERE / "results.png") -> Path:
     api = results.get("api") or []
     if api:
         ax = axes[2]
-        names = [row["endpoint"].replace(" /api/v1/", "\n") for row in api]
+        names = [row["endpoint"].replace(" /api/v1/", "\n").replace(" (", "\n(") for row in api]
         positions = range(len(api))
         ax.bar(
             [p - 0.2 for p in positions],
