@@ -248,9 +248,9 @@ def plot(results: dict, path: Path = HERE / "results.png") -> Path:
                 xytext=(0, 3),
                 fontsize=8,
             )
-        ax.set_xticks(list(positions), names, fontsize=8)
+        ax.set_xticks(list(positions), names, fontsize=7)
         ax.set(ylabel="requests/s", title="API throughput (gunicorn + wrk)")
-        ax.legend()
+        ax.legend(loc="upper right")
     figure.suptitle(
         f"socialhub benchmark · {results['machine']['cpus']} CPUs · "
         f"PostgreSQL {results['machine']['postgresql']} · {results['machine']['date']}",
@@ -260,3 +260,7 @@ def plot(results: dict, path: Path = HERE / "results.png") -> Path:
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return path
+
+
+if __name__ == "__main__":  # python -m bench.report: redraw the plot from results.json
+    print(plot(json.loads((HERE / "results.json").read_text())))
