@@ -1,7 +1,8 @@
 """The disconnect: the one operation every entry point (REST, admin, commands) calls.
 
-In one transaction: lock the account row, cancel its queued targets in one UPDATE, move
-the tokens into the revocation outbox (ciphertext copied in SQL, never decrypted), delete
+In one transaction: lock the account row, settle the posts its queued targets leave with
+nothing to publish and cancel and detach those targets in one UPDATE, move the tokens into
+the revocation outbox (ciphertext copied in SQL, never decrypted), delete
 the account (the database cascade purges metrics, snapshots and inbox; published targets
 keep their snapshot through SET_NULL), let the metrics signal recompute total_followers,
 write the audit event and queue the ``account.disconnected`` webhook deliveries. After

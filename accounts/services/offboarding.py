@@ -2,7 +2,10 @@
 
 Each account goes through ``social_account_disconnect`` in its own transaction, so an
 interrupted run keeps every account it finished and a re-run finds only the ones still there.
-One account that fails is reported and the run goes on with the next.
+One account that fails is reported and the run goes on with the next. Accounts are read a
+page at a time and callers can take the items as they come (``on_item``, ``keep=0``), so a
+run's memory does not grow with the number of accounts; ``jobs`` runs several worker
+processes.
 """
 
 from __future__ import annotations
