@@ -262,6 +262,30 @@ def test_offboard_workspace_exits_3_when_an_account_failed(team, monkeypatch):
     assert "failed: RuntimeError: upstream exploded" in run.err
 
 
+def test_offboard_workspace_interrupted_exits_130_and_a_rerun_does_the_rest(team, monkeypatch):
+    # given: Ctrl-C arrives while the second account is being disconnected
+    workspace, _ann, _bob, accounts, _kept = team
+
+    def interrupted_at_the_second(*, account, **kwargs):
+        if account.pk == accounts[1].pk:
+            raise KeyboardInterrupt
+        return social_account_disconnect(account=account, **kwargs)
+
+    monkeypatch.setattr(offboarding_module, "social_account_disconnect", interrupted_at_the_second)
+
+    # when
+    interrupted = Run("offboard_workspace", workspace.public_id, "--yes")
+    monkeypatch.undo()
+    rerun = Run("offboard_workspace", workspace.public_id, "--yes", "--json")
+
+    # then: one done, the rest untouched and named in the message; the rerun finishes
+    assert interrupted.exit_code == 130
+    assert "Interrupted after 1 account(s)" in interrupted.message
+    assert rerun.exit_code == 0
+    assert json.loads(rerun.out)["totals"]["disconnected"] == 2
+    assert not SocialAccount.objects.filter(workspace=workspace).exists()
+
+
 @pytest.mark.parametrize(
     ("workspace_id", "message"),
     [

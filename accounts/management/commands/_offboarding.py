@@ -1,6 +1,6 @@
 """What the disconnect and offboard commands share: the prompt, the progress line, the
 summary table and the exit codes: 0 done, 1 refused or aborted, 2 a usage error (argparse's
-own), 3 some account failed."""
+own), 3 some account failed, 130 interrupted (Ctrl-C)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from accounts.services.offboarding import (
 )
 
 EXIT_FAILED = 3
+EXIT_INTERRUPTED = 130  # the shell's code for Ctrl-C
 BAR_WIDTH = 30
 
 
@@ -275,12 +276,23 @@ def run(command: BaseCommand, offboard, *, question: str, options: dict) -> None
         preview = offboard(dry_run=True, on_item=None, jobs=jobs, keep=0)
         command.stderr.write(preview_line(preview), style_func=_plain)
         confirm(command, question)
+    finished = 0
     with Spool() as spool:
         with Progress(command, verbosity=options["verbosity"]) as progress:
 
             def on_item(item: OffboardingItem, done: int, total: int) -> None:
+                nonlocal finished
+                finished = done
                 spool.add(item)
                 progress(item, done, total)
 
-            summary = offboard(dry_run=dry_run, on_item=on_item, jobs=jobs, keep=0)
+            try:
+                summary = offboard(dry_run=dry_run, on_item=on_item, jobs=jobs, keep=0)
+            except KeyboardInterrupt:
+                raise CommandError(
+                    f"Interrupted after {finished} account(s). Any account being disconnected "
+                    "at that moment was either committed or rolled back; run the command "
+                    "again to do the rest.",
+                    returncode=EXIT_INTERRUPTED,
+                ) from None
         finish(command, summary, as_json=as_json, items=spool)
