@@ -27,6 +27,7 @@ from accounts.tasks.offboarding import social_accounts_disconnect_each_task
 from .base import TOKEN_FIELDS, PublicIdMixin, ReadOnlyAdmin
 from .disconnect import (
     DISCONNECT_PERMISSION,
+    PREVIEW_ROWS,
     confirmed,
     in_background,
     preview_response,
@@ -165,6 +166,7 @@ class SocialAccountAdmin(PublicIdMixin, admin.ModelAdmin):
             actor=Actor.for_user(request.user),
             reason=DisconnectReason.REVOKED_BY_STAFF,
             dry_run=not apply,
+            keep=PREVIEW_ROWS,
         )
         if apply:
             report_outcome(self, request, summary)

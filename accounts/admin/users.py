@@ -21,7 +21,7 @@ from accounts.services.workspaces import (
 from accounts.tasks.offboarding import user_offboard_task, workspace_offboard_task
 
 from .base import DeletesThroughServiceAdmin, KeepsSocialAccountsAdmin, PublicIdMixin
-from .disconnect import DISCONNECT_PERMISSION, run_offboarding, single_selection
+from .disconnect import DISCONNECT_PERMISSION, PREVIEW_ROWS, run_offboarding, single_selection
 
 
 @admin.register(User)
@@ -85,7 +85,9 @@ class UserAdmin(PublicIdMixin, KeepsSocialAccountsAdmin, DjangoUserAdmin):
             label=user.email,
             scope="every social account this user connected, in every workspace",
             account_count=SocialAccount.objects.filter(user_id=user.pk).count(),
-            offboard=lambda dry_run: user_offboard(user=user, actor=actor, dry_run=dry_run),
+            offboard=lambda dry_run: user_offboard(
+                user=user, actor=actor, dry_run=dry_run, keep=PREVIEW_ROWS
+            ),
             background_task=user_offboard_task,
             action="offboard_user",
         )
@@ -168,7 +170,7 @@ class WorkspaceAdmin(PublicIdMixin, KeepsSocialAccountsAdmin):
             scope="every social account connected in this workspace",
             account_count=workspace.social_account_count,
             offboard=lambda dry_run: workspace_offboard(
-                workspace=workspace, actor=actor, dry_run=dry_run
+                workspace=workspace, actor=actor, dry_run=dry_run, keep=PREVIEW_ROWS
             ),
             background_task=workspace_offboard_task,
             action="offboard_workspace",

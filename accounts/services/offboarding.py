@@ -345,6 +345,7 @@ def social_accounts_disconnect_each(
     dry_run: bool = False,
     on_item: OnItem | None = None,
     jobs: int = 1,
+    keep: int | None = None,
 ) -> OffboardingSummary:
     """Disconnect the accounts ``account_ids`` (primary keys or ``sa_…`` ids), in that order
     (``jobs`` at a time).
@@ -363,6 +364,7 @@ def social_accounts_disconnect_each(
         dry_run=dry_run,
         on_item=on_item,
         jobs=jobs,
+        keep=keep,
     )
 
 

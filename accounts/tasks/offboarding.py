@@ -34,7 +34,7 @@ def workspace_offboard_task(workspace_id: str, staff_user_id: str) -> int:
     workspace = Workspace.objects.filter(pk=workspace_id).first()
     if workspace is None:
         return 0
-    summary = workspace_offboard(workspace=workspace, actor=_staff_actor(staff_user_id))
+    summary = workspace_offboard(workspace=workspace, actor=_staff_actor(staff_user_id), keep=0)
     logger.info(
         "[social] Offboarded workspace %s: %d disconnected, %d failed",
         workspace.public_id,
@@ -49,7 +49,7 @@ def user_offboard_task(user_id: str, staff_user_id: str) -> int:
     user = User.objects.filter(pk=user_id).first()
     if user is None:
         return 0
-    summary = user_offboard(user=user, actor=_staff_actor(staff_user_id))
+    summary = user_offboard(user=user, actor=_staff_actor(staff_user_id), keep=0)
     logger.info(
         "[social] Offboarded user %s: %d disconnected, %d failed",
         user.public_id,
@@ -65,6 +65,7 @@ def social_accounts_disconnect_each_task(account_ids: list[str], staff_user_id: 
         account_ids=account_ids,
         actor=_staff_actor(staff_user_id),
         reason=DisconnectReason.REVOKED_BY_STAFF,
+        keep=0,
     )
     logger.info(
         "[social] Staff disconnect of %d accounts: %d disconnected, %d failed",
