@@ -385,6 +385,24 @@ def _measured(wrk: Wrk, *, label: str, warmup: float, duration: float, log, **re
     return result
 
 
+def _both(before: WrkResult, after: WrkResult) -> WrkResult:
+    """The ceiling measured before and after the endpoints it stands beside, as one run:
+    whatever drifts while they run (caches, the database's size) weighs on both sides."""
+    statuses = dict(before.statuses)
+    for status, count in after.statuses.items():
+        statuses[status] = statuses.get(status, 0) + count
+    return WrkResult(
+        requests=before.requests + after.requests,
+        seconds=before.seconds + after.seconds,
+        statuses=statuses,
+        socket_errors=before.socket_errors + after.socket_errors,
+        sent=before.sent + after.sent,
+        exhausted=before.exhausted + after.exhausted,
+        p50_ms=(before.p50_ms + after.p50_ms) / 2,
+        p99_ms=(before.p99_ms + after.p99_ms) / 2,
+    )
+
+
 def _row(endpoint: str, result: WrkResult, ceiling: WrkResult, note: str) -> dict:
     return {
         "endpoint": endpoint,
@@ -488,7 +506,8 @@ def run(*, duration: float = 10.0, log=print) -> list[dict]:
 def _get_rows(wrk: Wrk, listed, owner: str, creator: str, small, *, warmup, duration, log):
     """The lists beside the GET ceiling: a creator's own accounts (``creator``'s token,
     every platform connected), the listed workspace's as its owner (``owner``'s), and
-    ``small`` (a workspace of 11 accounts and its owner's token) likewise."""
+    ``small`` (a workspace of 11 accounts and its owner's token) likewise. The ceiling runs
+    before and after them."""
     timing = {"warmup": warmup, "duration": duration, "log": log}
     ceiling = _measured(wrk, label="GET ceiling", method="GET", path=CEILING, token=owner, **timing)
     creator_social = _measured(
@@ -517,6 +536,10 @@ def _get_rows(wrk: Wrk, listed, owner: str, creator: str, small, *, warmup, dura
         token=small_owner,
         **timing,
     )
+    ceiling = _both(
+        ceiling,
+        _measured(wrk, label="GET ceiling", method="GET", path=CEILING, token=owner, **timing),
+    )
     return [
         _row(
             f"GET {CREATOR_SOCIAL}",
@@ -541,9 +564,9 @@ def _get_rows(wrk: Wrk, listed, owner: str, creator: str, small, *, warmup, dura
 
 
 def _delete_row(wrk: Wrk, owner: str, tag: str, *, warmup, duration, log) -> dict:
-    """The disconnect beside the DELETE ceiling (called with ``owner``'s token). The accounts
-    to disconnect (a workspace tagged ``tag``) are seeded after the ceiling ran: its rate
-    bounds how many a run can use up."""
+    """The disconnect beside the DELETE ceiling (called with ``owner``'s token), measured
+    before and after it. The accounts to disconnect (a workspace tagged ``tag``) are seeded
+    after the first ceiling run: its rate bounds how many a run can use up."""
     ceiling = _measured(
         wrk,
         label="DELETE ceiling",
@@ -572,6 +595,19 @@ def _delete_row(wrk: Wrk, owner: str, tag: str, *, warmup, duration, log) -> dic
     measured = wrk.run(seconds=duration, ids=ids[warm_count:], **delete)
     _log_result(log, f"DELETE {SOCIAL_ACCOUNTS}/{{id}}", measured)
     in_flight = _check_disconnects([warm_run, measured], pool.account_ids)
+    ceiling = _both(
+        ceiling,
+        _measured(
+            wrk,
+            label="DELETE ceiling",
+            method="DELETE",
+            path=CEILING,
+            token=owner,
+            warmup=warmup,
+            duration=duration,
+            log=log,
+        ),
+    )
     return _row(
         f"DELETE {SOCIAL_ACCOUNTS}/{{id}}",
         measured,
