@@ -509,7 +509,8 @@ def _get_rows(wrk: Wrk, listed, owner: str, creator: str, small, *, warmup, dura
     ``small`` (a workspace of 11 accounts and its owner's token) likewise. The ceiling runs
     before and after them."""
     timing = {"warmup": warmup, "duration": duration, "log": log}
-    ceiling = _measured(wrk, label="GET ceiling", method="GET", path=CEILING, token=owner, **timing)
+    ceiling_request = {"label": "GET ceiling", "method": "GET", "path": CEILING, "token": owner}
+    ceiling = _measured(wrk, **ceiling_request, **timing)
     creator_social = _measured(
         wrk,
         label=f"GET {CREATOR_SOCIAL}",
@@ -538,7 +539,7 @@ def _get_rows(wrk: Wrk, listed, owner: str, creator: str, small, *, warmup, dura
     )
     ceiling = _both(
         ceiling,
-        _measured(wrk, label="GET ceiling", method="GET", path=CEILING, token=owner, **timing),
+        _measured(wrk, **ceiling_request, **timing),
     )
     return [
         _row(
@@ -567,16 +568,20 @@ def _delete_row(wrk: Wrk, owner: str, tag: str, *, warmup, duration, log) -> dic
     """The disconnect beside the DELETE ceiling (called with ``owner``'s token), measured
     before and after it. The accounts to disconnect (a workspace tagged ``tag``) are seeded
     after the first ceiling run: its rate bounds how many a run can use up."""
-    ceiling = _measured(
-        wrk,
-        label="DELETE ceiling",
-        method="DELETE",
-        path=CEILING,
-        token=owner,
-        warmup=warmup,
-        duration=duration,
-        log=log,
-    )
+
+    def measure_ceiling() -> WrkResult:
+        return _measured(
+            wrk,
+            label="DELETE ceiling",
+            method="DELETE",
+            path=CEILING,
+            token=owner,
+            warmup=warmup,
+            duration=duration,
+            log=log,
+        )
+
+    ceiling = measure_ceiling()
     rate = ceiling.requests_per_s * DELETE_POOL_MARGIN
     warm_count = math.ceil(rate * max(1, round(warmup))) + 50
     run_count = math.ceil(rate * max(1, round(duration))) + 50
@@ -595,19 +600,7 @@ def _delete_row(wrk: Wrk, owner: str, tag: str, *, warmup, duration, log) -> dic
     measured = wrk.run(seconds=duration, ids=ids[warm_count:], **delete)
     _log_result(log, f"DELETE {SOCIAL_ACCOUNTS}/{{id}}", measured)
     in_flight = _check_disconnects([warm_run, measured], pool.account_ids)
-    ceiling = _both(
-        ceiling,
-        _measured(
-            wrk,
-            label="DELETE ceiling",
-            method="DELETE",
-            path=CEILING,
-            token=owner,
-            warmup=warmup,
-            duration=duration,
-            log=log,
-        ),
-    )
+    ceiling = _both(ceiling, measure_ceiling())
     return _row(
         f"DELETE {SOCIAL_ACCOUNTS}/{{id}}",
         measured,
