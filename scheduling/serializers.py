@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from django.utils.dateparse import parse_datetime
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import SocialAccount, User, Workspace
 from accounts.serializers.fields import PublicIdField
-from socialhub.api.fields import HttpUrlField, StrictCharField
+from socialhub.api.fields import HttpUrlField, StrictCharField, parse_aware_datetime
 from socialhub.api.ids import format_public_id
 
 from .limits import MAX_MEDIA_URL_LENGTH, MAX_MEDIA_URLS, MAX_TARGETS, MAX_TEXT_LENGTH
@@ -27,11 +27,8 @@ class AwareDateTimeField(serializers.Field):
     def to_internal_value(self, data):
         if not isinstance(data, str):
             self.fail("invalid")
-        try:
-            value = parse_datetime(data.strip())
-        except ValueError:  # well formed but impossible, e.g. February 30
-            value = None
-        if value is None or value.tzinfo is None:
+        value = parse_aware_datetime(data.strip())
+        if value is None:
             self.fail("invalid")
         return value
 
@@ -67,7 +64,7 @@ class SocialAccountIdsField(PositionalListField):
     child = PublicIdField(prefix=SocialAccount.ID_PREFIX)
 
     def __init__(self, **kwargs):
-        super().__init__(max_length=MAX_TARGETS, allow_empty=False, **kwargs)
+        super().__init__(min_length=1, max_length=MAX_TARGETS, allow_empty=False, **kwargs)
 
     def to_internal_value(self, data):
         ids = super().to_internal_value(data)
@@ -121,6 +118,16 @@ class ScheduledPostUpdateRequest(serializers.Serializer):
                 "Give at least one of text, scheduledAt, socialAccountIds, mediaUrls."
             )
         return attrs
+
+
+class ScheduledPostUpdateRequestSchema(OpenApiSerializerExtension):
+    """The schema says what ``validate`` checks: at least one of the fields is given."""
+
+    target_class = ScheduledPostUpdateRequest
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_basic_serializer(self.target, direction)
+        return {**schema, "anyOf": [{"required": [name]} for name in self.target.fields]}
 
 
 class PostTargetItem(serializers.Serializer):

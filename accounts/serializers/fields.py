@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import uuid
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 
 from accounts.models import Platform
 from socialhub.api.fields import StrictChoiceField
+from socialhub.api.ids import public_id_schema
 
 
 class PlatformField(StrictChoiceField):
@@ -22,7 +22,6 @@ class PlatformField(StrictChoiceField):
         super().__init__(choices=Platform.choices, **kwargs)
 
 
-@extend_schema_field(OpenApiTypes.STR)
 class PublicIdField(serializers.Field):
     """A ``<prefix>_<uuid>`` id in a body; validates to the UUID."""
 
@@ -45,3 +44,12 @@ class PublicIdField(serializers.Field):
 
     def to_representation(self, value) -> str:
         return f"{self.prefix}_{value}"
+
+
+class PublicIdFieldSchema(OpenApiSerializerFieldExtension):
+    """In the OpenAPI schema a ``PublicIdField`` is a string of its own id pattern."""
+
+    target_class = PublicIdField
+
+    def map_serializer_field(self, auto_schema, direction):
+        return public_id_schema(self.target.prefix)

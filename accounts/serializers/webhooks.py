@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -37,6 +38,16 @@ class EventsField(serializers.ListField):
         if len(set(map(repr, data))) != len(data):
             self.fail("duplicate")
         return super().to_internal_value(data)
+
+
+class EventsFieldSchema(OpenApiSerializerFieldExtension):
+    """The schema says what ``to_internal_value`` checks: no event twice."""
+
+    target_class = EventsField
+
+    def map_serializer_field(self, auto_schema, direction):
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        return {**schema, "uniqueItems": True}
 
 
 class WebhookCreateRequest(serializers.Serializer):

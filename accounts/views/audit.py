@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -17,8 +18,8 @@ from socialhub.api.validation import query_datetime, query_public_id, single_que
 FILTERS = [
     OpenApiParameter("workspace", str, description="Only this workspace (ws_…)."),
     OpenApiParameter("action", str, description="e.g. social_account.disconnected"),
-    OpenApiParameter("createdAfter", str, description="ISO-8601 date-time"),
-    OpenApiParameter("createdBefore", str, description="ISO-8601 date-time"),
+    OpenApiParameter("createdAfter", OpenApiTypes.DATETIME, description="ISO-8601 date-time"),
+    OpenApiParameter("createdBefore", OpenApiTypes.DATETIME, description="ISO-8601 date-time"),
     *PAGE_PARAMETERS,
 ]
 

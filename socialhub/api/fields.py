@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 
 from django.core.validators import URLValidator
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
 
@@ -41,6 +42,21 @@ class HttpUrlField(StrictCharField):
         self.validators.append(
             URLValidator(schemes=["http", "https"], message=self.error_messages["invalid"])
         )
+
+
+def parse_aware_datetime(text: str) -> datetime | None:
+    """An ISO-8601 date and time that says its offset, as UTC; ``None`` when ``text`` is not
+    one, names an impossible day, or names an instant outside years 1 to 9999 once in UTC.
+
+    In UTC, because the database refuses offsets beyond ±15:59 that ISO 8601 allows.
+    """
+    try:
+        value = parse_datetime(text)
+        if value is None or value.tzinfo is None:
+            return None
+        return value.astimezone(UTC)
+    except (ValueError, OverflowError):  # February 30, or year 1 at +05:00
+        return None
 
 
 def wire_datetime(value: datetime | None, zone: tzinfo | None = None) -> str | None:

@@ -16,10 +16,10 @@ from datetime import datetime
 from typing import Any
 
 from django.db.models import Q, QuerySet
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiParameter
 
 from .errors import validation_error
+from .fields import parse_aware_datetime
 from .validation import single_query_value
 
 DEFAULT_LIMIT = 20
@@ -28,7 +28,9 @@ MAX_LIMIT = 100
 # The two query parameters every paged list takes, for ``extend_schema(parameters=...)``.
 PAGE_PARAMETERS = [
     OpenApiParameter(
-        "limit", int, description=f"Page size, 1 to {MAX_LIMIT} (default {DEFAULT_LIMIT})."
+        "limit",
+        {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
+        description=f"Page size, 1 to {MAX_LIMIT} (default {DEFAULT_LIMIT}).",
     ),
     OpenApiParameter("cursor", str, description="The nextCursor of the previous page."),
 ]
@@ -62,8 +64,8 @@ def _decode(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         value, pk = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-        when = parse_datetime(value)
-        if when is None or when.tzinfo is None:
+        when = parse_aware_datetime(value)
+        if when is None:
             raise ValueError(value)
         return when, uuid.UUID(pk)
     except (ValueError, TypeError, UnicodeError, binascii.Error):

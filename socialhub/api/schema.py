@@ -4,6 +4,7 @@ the error envelope on every operation."""
 from __future__ import annotations
 
 from .errors import ErrorCode
+from .ids import prefix_for_parameter, public_id_schema
 
 ERROR_COMPONENT = "ErrorEnvelope"
 
@@ -65,12 +66,17 @@ _AUTHENTICATED_ERRORS = {
     "409": "CONFLICT, or IDEMPOTENCY_CONFLICT: the key was used for another request or is "
     "still in flight.",
 }
+# What particular public operations answer on top of the common errors.
+_PUBLIC_ERRORS = {
+    "/api/v1/auth/register": {"409": "CONFLICT: an account with this email already exists."},
+}
 _MUTATING = frozenset({"post", "put", "patch", "delete"})
 _IDEMPOTENCY_KEY = {
     "in": "header",
     "name": "Idempotency-Key",
     "required": False,
-    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    # Visible ASCII only, as the header is checked.
+    "schema": {"type": "string", "pattern": "^[!-~]{1,255}$"},
     "description": (
         "Makes a retry safe: the same key with the same request within 24 h replays the "
         "first successful answer (header Idempotent-Replayed: true); a different request "
@@ -94,6 +100,14 @@ def _wrap_success(schema: dict | None) -> dict:
     return {"type": "object", "required": required, "properties": properties}
 
 
+def _describe_id_parameters(operation: dict) -> None:
+    """Path and query parameters that take ``<prefix>_<uuid>`` ids say so with a pattern."""
+    for parameter in operation.get("parameters", []):
+        prefix = prefix_for_parameter(parameter.get("name", ""))
+        if prefix is not None and parameter.get("in") in ("path", "query"):
+            parameter["schema"] = {**parameter.get("schema", {}), **public_id_schema(prefix)}
+
+
 def envelope_postprocessing_hook(result, generator, request, public):
     """drf-spectacular hook: wrap 2xx bodies as ``{success, data}``, add error responses."""
     result.setdefault("components", {}).setdefault("schemas", {})[ERROR_COMPONENT] = _ERROR_ENVELOPE
@@ -105,6 +119,10 @@ def envelope_postprocessing_hook(result, generator, request, public):
         for method, operation in operations.items():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
+            _describe_id_parameters(operation)
+            if method == "patch" and "requestBody" in operation:
+                # A PATCH without a change is refused, so its body is not optional.
+                operation["requestBody"]["required"] = True
             idempotent = authenticated and method in _MUTATING
             if idempotent:
                 operation.setdefault("parameters", []).append(_IDEMPOTENCY_KEY)
@@ -119,7 +137,10 @@ def envelope_postprocessing_hook(result, generator, request, public):
                     response["description"] = "Success."
                 if idempotent:
                     response.setdefault("headers", {}).update(_REPLAYED_HEADER)
-            errors = {**_COMMON_ERRORS, **(_AUTHENTICATED_ERRORS if authenticated else {})}
+            errors = {
+                **_COMMON_ERRORS,
+                **(_AUTHENTICATED_ERRORS if authenticated else _PUBLIC_ERRORS.get(path, {})),
+            }
             for status, description in errors.items():
                 responses.setdefault(
                     status,

@@ -6,10 +6,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
 from .errors import validation_error
+from .fields import parse_aware_datetime
 from .ids import parse_public_id
 
 
@@ -60,12 +60,8 @@ def query_datetime(request, name: str) -> datetime | None:
     if raw is None:
         return None
     # An unencoded "+02:00" arrives as " 02:00"; read it as the client meant it.
-    candidate = raw.strip().replace(" ", "+")
-    try:
-        value = parse_datetime(candidate)
-    except ValueError:
-        value = None
-    if value is None or value.tzinfo is None:
+    value = parse_aware_datetime(raw.strip().replace(" ", "+"))
+    if value is None:
         raise validation_error(
             name, "Must be an ISO-8601 date and time with a timezone, e.g. 2030-01-31T09:30:00Z."
         )

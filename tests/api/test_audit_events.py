@@ -142,6 +142,9 @@ def test_filters_by_action_and_time(user_client, team):
     [
         ("?createdAfter=yesterday", "createdAfter"),
         ("?createdBefore=2026-01-01T00:00:00", "createdBefore"),  # no time zone
+        # Before year 1 or after 9999 once in UTC.
+        ("?createdAfter=0001-01-01T00:00:00%2B05:00", "createdAfter"),
+        ("?createdBefore=9999-12-31T23:00:00-05:00", "createdBefore"),
         ("?limit=0", "limit"),
         ("?limit=101", "limit"),
         ("?limit=ten", "limit"),
@@ -155,6 +158,18 @@ def test_bad_query_parameters_are_a_400_naming_the_field(user_client, query, fie
     error = assert_error(user_client.get(f"{URL}{query}"), 400, "VALIDATION")
 
     assert error["details"][0]["field"] == field
+
+
+@pytest.mark.parametrize("offset", ["-18:06", "%2B23:59"])
+def test_an_offset_the_database_cannot_store_is_read_as_the_instant_it_names(
+    user, user_client, offset
+):
+    """An ISO-8601 offset beyond ±15:59 once crashed the query with a 500."""
+    event = record(personal_workspace(user), "a")
+
+    assert listed(user_client, f"?createdBefore=0291-06-13T09:25:27{offset}")["auditEvents"] == []
+    page = listed(user_client, f"?createdAfter=0291-06-13T09:25:27{offset}")
+    assert event.public_id in [e["id"] for e in page["auditEvents"]]
 
 
 def test_pages_cover_every_event_once_in_constant_queries(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import re
+import uuid
 
 import pytest
 from django.db import OperationalError
@@ -110,6 +112,79 @@ def test_schema_documents_request_bodies_and_bearer_auth(schema):
     assert "requestBody" in disconnect
     schemes = schema["components"]["securitySchemes"]
     assert any(s.get("scheme") == "bearer" for s in schemes.values())
+
+
+def _operations(schema):
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            if isinstance(operation, dict) and "responses" in operation:
+                yield path, method, operation
+
+
+def _component(schema, operation) -> dict:
+    ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    return schema["components"]["schemas"][ref.rsplit("/", 1)[-1]]
+
+
+@pytest.mark.parametrize(
+    ("name", "prefix"),
+    [
+        ("social_account_id", "sa"),
+        ("scheduled_post_id", "sp"),
+        ("webhook_id", "wh"),
+        ("workspace_id", "ws"),
+        ("api_key_id", "key"),
+        ("workspace", "ws"),
+        ("socialAccountId", "sa"),
+    ],
+)
+def test_every_id_parameter_states_the_form_it_takes(schema, name, prefix):
+    """A client (or a fuzzer) reading the schema learns an id's form before it is refused."""
+    found = [
+        parameter["schema"]
+        for _, _, operation in _operations(schema)
+        for parameter in operation.get("parameters", [])
+        if parameter["name"] == name
+    ]
+    assert found
+    for parameter_schema in found:
+        assert re.fullmatch(parameter_schema["pattern"], f"{prefix}_{uuid.uuid4()}")
+        assert not re.fullmatch(parameter_schema["pattern"], f"{prefix}_{uuid.uuid4()}".upper())
+        assert not re.fullmatch(parameter_schema["pattern"], f"{prefix}_nope")
+
+
+def test_ids_in_bodies_state_their_form(schema):
+    create = schema["paths"]["/api/v1/scheduled-posts"]["post"]
+    targets = _component(schema, create)["properties"]["socialAccountIds"]
+    assert targets["minItems"] == 1
+    assert targets["items"]["pattern"].startswith("^sa_")
+    webhook = _component(schema, schema["paths"]["/api/v1/webhooks"]["post"])
+    assert webhook["properties"]["workspace"]["pattern"].startswith("^ws_")
+    assert webhook["properties"]["events"]["uniqueItems"] is True
+
+
+def test_an_edit_must_name_at_least_one_field(schema):
+    edit = schema["paths"]["/api/v1/scheduled-posts/{scheduled_post_id}"]["patch"]
+
+    assert edit["requestBody"]["required"] is True
+    assert _component(schema, edit)["anyOf"] == [
+        {"required": [name]} for name in ("text", "scheduledAt", "socialAccountIds", "mediaUrls")
+    ]
+
+
+def test_register_documents_the_409_of_a_taken_email(schema):
+    assert "409" in schema["paths"]["/api/v1/auth/register"]["post"]["responses"]
+
+
+def test_page_size_and_idempotency_key_state_their_bounds(schema):
+    listing = schema["paths"]["/api/v1/audit-events"]["get"]
+    (limit,) = [p["schema"] for p in listing["parameters"] if p["name"] == "limit"]
+    assert (limit["minimum"], limit["maximum"]) == (1, 100)
+    create = schema["paths"]["/api/v1/workspaces"]["post"]
+    (key,) = [p["schema"] for p in create["parameters"] if p["name"] == "Idempotency-Key"]
+    assert re.fullmatch(key["pattern"], "!" * 255)
+    assert not re.fullmatch(key["pattern"], "a b")
+    assert not re.fullmatch(key["pattern"], "a" * 256)
 
 
 def test_schema_is_valid_openapi(schema):

@@ -3,7 +3,9 @@ members (by authorship and role) and as workspace API keys (by scope)."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import json
 import types
 import uuid
 
@@ -214,6 +216,21 @@ def test_media_alone_needs_no_text(team):
     )
 
     assert data["text"] == ""
+
+
+def test_an_offset_the_database_cannot_store_is_read_as_the_instant_it_names(team):
+    """An ISO-8601 offset beyond ±15:59 once crashed the create with a 500."""
+    when = timezone.now() + dt.timedelta(days=2)
+    far_west = dt.timezone(-dt.timedelta(hours=18, minutes=6))
+
+    post = created(
+        bearer_client(team.owner),
+        team.accounts.x,
+        scheduledAt=when.astimezone(far_west).isoformat(),
+    )
+
+    assert parse_datetime(post["scheduledAt"]) == when
+    assert ScheduledPost.objects.get().scheduled_at == when
 
 
 def test_text_is_stored_as_written(team):
@@ -702,6 +719,7 @@ def test_an_unencoded_plus_in_a_time_filter_is_read_as_the_offset(team):
         ("scheduledAfter=yesterday", "scheduledAfter"),
         ("scheduledAfter=2031-01-01T10:00:00", "scheduledAfter"),
         ("scheduledBefore=2031-13-01T10:00:00Z", "scheduledBefore"),
+        ("scheduledAfter=0001-01-01T00:00:00%2B05:00", "scheduledAfter"),
         ("workspace=ws_nope", "workspace"),
         ("limit=0", "limit"),
         ("limit=101", "limit"),
@@ -714,6 +732,25 @@ def test_list_with_a_bad_filter_is_400(team, query, field):
         error = assert_error(client.get(f"{LIST_URL}?{query}"), 400, "VALIDATION")
 
         assert [item["field"] for item in error["details"]] == [field]
+
+
+def test_list_filters_with_an_offset_the_database_cannot_store_answer_200(team):
+    """An ISO-8601 offset beyond ±15:59 once crashed the query with a 500."""
+    post = created(bearer_client(team.owner), team.accounts.x)
+    client = bearer_client(team.owner)
+
+    assert ids(listed(client, scheduledBefore="0291-06-13T09:25:27-18:06")) == []
+    assert ids(listed(client, scheduledAfter="0291-06-13T09:25:27-18:06")) == [post["id"]]
+
+
+def test_a_cursor_naming_such_an_offset_is_read_too(team):
+    cursor = base64.urlsafe_b64encode(
+        json.dumps(["0291-06-13T09:25:27-18:06", str(uuid.uuid4())]).encode()
+    ).decode()
+
+    response = bearer_client(team.owner).get(f"{LIST_URL}?cursor={cursor.rstrip('=')}")
+
+    assert assert_success(response)["nextCursor"] is None
 
 
 def test_list_of_a_workspace_the_caller_is_not_in_is_404(team):
