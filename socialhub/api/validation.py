@@ -30,6 +30,9 @@ def single_query_value(request, name: str) -> str | None:
     values = request.query_params.getlist(name)
     if len(values) > 1:
         raise validation_error(name, f"Give {name} once.")
+    if values and "\x00" in values[0]:
+        # No stored text holds one, and PostgreSQL refuses it in a query.
+        raise validation_error(name, "Must not contain NUL characters.")
     return values[0] if values else None
 
 

@@ -152,6 +152,7 @@ def test_filters_by_action_and_time(user_client, team):
         ("?cursor=WyJ4IiwieSJd", "cursor"),  # well-encoded, meaningless
         ("?workspace=ws_nope", "workspace"),
         ("?action=a&action=b", "action"),
+        ("?action=a%00b", "action"),  # once a 500: PostgreSQL refuses NUL in a query
     ],
 )
 def test_bad_query_parameters_are_a_400_naming_the_field(user_client, query, field):

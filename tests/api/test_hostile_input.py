@@ -127,3 +127,23 @@ def test_new_write_endpoints_answer_wrong_shapes_with_a_400_and_change_nothing(u
         assert response.status_code == 400, (method, url, response.content[:300])
         assert_error(response, 400, "VALIDATION")
     assert (ScheduledPost.objects.count(), PostTarget.objects.count()) == before
+
+
+def test_a_nul_character_in_any_query_parameter_is_a_400_naming_it(user):
+    """PostgreSQL refuses NUL in a query; one in a filter once answered 500."""
+    schema = bearer_client(user).get("/api/schema/?format=json").json()
+    client = bearer_client(user)
+    probed = []
+    for path, operations in schema["paths"].items():
+        listing = operations.get("get")
+        if listing is None or "{" in path:
+            continue
+        for parameter in listing.get("parameters", []):
+            if parameter["in"] != "query":
+                continue
+            response = client.get(path, {parameter["name"]: "a\x00b"})
+
+            error = assert_error(response, 400, "VALIDATION")
+            assert [item["field"] for item in error["details"]] == [parameter["name"]]
+            probed.append(parameter["name"])
+    assert {"action", "status", "workspace", "cursor", "limit"} <= set(probed)
