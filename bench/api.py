@@ -16,13 +16,9 @@ import math
 import os
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import time
-import urllib.error
 import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -36,8 +32,7 @@ from accounts.models import SocialAccount
 from socialhub.api.ids import format_public_id
 
 from .seed import PASSWORD, History, seed_workspace, vacuum
-
-BASE_DIR = Path(__file__).resolve().parent.parent
+from .servers import flush_redis, gunicorn, unlimited_rate_limits
 
 # Sync workers serve one request each at a time. Two cores also carry PostgreSQL, Redis and
 # wrk; four workers keep both cores busy while some of them wait on the database.
@@ -48,19 +43,6 @@ THREADS = 2
 CONNECTIONS = 8
 WARMUP_MAX_SECONDS = 2.0
 REDIS_URL = "redis://127.0.0.1:6379/3"
-# High enough that no request is refused, low enough to stay a real limit: the counter is
-# still read and incremented on every limited request.
-UNLIMITED = "100000000/m"
-RATELIMIT_VARIABLES = (
-    "RATELIMIT_CREATOR_DISCONNECT",
-    "RATELIMIT_CREATOR_CONNECT",
-    "RATELIMIT_LOGIN",
-    "RATELIMIT_REGISTER",
-    "RATELIMIT_REFRESH",
-    "RATELIMIT_PARTNER_WRITE",
-    "RATELIMIT_WORKSPACE_WRITE",
-    "RATELIMIT_POSTS_WRITE",
-)
 
 # The listed workspace: eight creators with every platform connected (88 accounts); the
 # first of them calls the creator list.
@@ -244,18 +226,6 @@ class Wrk:
         )
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _flush_redis() -> None:
-    import redis
-
-    redis.Redis.from_url(REDIS_URL).flushdb()
-
-
 @contextmanager
 def _token_keys():
     """The token keys the bench process and the server share.
@@ -291,71 +261,10 @@ def _server_environment(token_keys: list[str]) -> dict[str, str]:
             "SECURE_SSL_REDIRECT": "0",
             "SOCIALHUB_SANDBOX": "0",
             "LOG_LEVEL": "WARNING",
-            "PYTHONUNBUFFERED": "1",
         }
     )
-    environment.update(dict.fromkeys(RATELIMIT_VARIABLES, UNLIMITED))
+    environment.update(unlimited_rate_limits())
     return environment
-
-
-@contextmanager
-def _server(token_keys: list[str], workdir: Path, log):
-    """gunicorn on a loopback port, in its own process group; yields its base URL."""
-    port = _free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    server_log = workdir / "gunicorn.log"
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "socialhub.wsgi",
-        f"--workers={WORKERS}",
-        "--worker-class=sync",
-        f"--bind=127.0.0.1:{port}",
-        "--log-level=warning",
-    ]
-    log(f"starting gunicorn: {WORKERS} sync workers on {base_url}")
-    with open(server_log, "w") as output:
-        process = subprocess.Popen(
-            command,
-            cwd=BASE_DIR,
-            env=_server_environment(token_keys),
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        _wait_healthy(base_url, process, server_log)
-        yield base_url
-    finally:
-        _stop(process)
-
-
-def _wait_healthy(base_url: str, process: subprocess.Popen, server_log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited ({process.returncode}):\n{server_log.read_text()}")
-        try:
-            with urllib.request.urlopen(base_url + "/healthz", timeout=2) as answer:
-                if answer.status == 200:
-                    return
-        except (OSError, urllib.error.URLError):
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"gunicorn did not become healthy:\n{server_log.read_text()}")
-
-
-def _stop(process: subprocess.Popen) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
 
 
 def _login(base_url: str, email: str) -> str:
@@ -486,9 +395,10 @@ def run(*, duration: float = 10.0, log=print) -> list[dict]:
             f"{tag}-small", creators=1, accounts_per_creator=11, history=LIST_HISTORY
         )
         _settle()
-        _flush_redis()
+        flush_redis(REDIS_URL)
         try:
-            with _server(token_keys, workdir, log) as base_url:
+            server = gunicorn(_server_environment(token_keys), workdir, log, workers=WORKERS)
+            with server as base_url:
                 wrk = Wrk(base_url, workdir)
                 log(f"wrk: {THREADS} threads, {CONNECTIONS} connections, {duration:.0f} s a run")
                 owner = _login(base_url, listed.owner_email)
@@ -499,7 +409,7 @@ def run(*, duration: float = 10.0, log=print) -> list[dict]:
                 )
                 rows.append(_delete_row(wrk, owner, f"{tag}-delete", log=log, **timing))
         finally:
-            _flush_redis()
+            flush_redis(REDIS_URL)
     return rows
 
 

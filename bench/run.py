@@ -8,10 +8,13 @@ import secrets
 import sys
 
 
-def production_environment(database_url: str, redis_url: str) -> None:
+def production_environment(
+    database_url: str, redis_url: str, *, sandbox_base_url: str | None = None
+) -> None:
     """What production runs with (``DEBUG`` off, real secrets, Redis), set in ``os.environ``
     so the commands and servers the benchmark starts inherit it. The secrets are generated
-    for this run and never written anywhere."""
+    for this run and never written anywhere. With ``sandbox_base_url`` the sandbox platform
+    is served and every platform is routed to it there."""
     from cryptography.fernet import Fernet
 
     os.environ.update(
@@ -25,21 +28,25 @@ def production_environment(database_url: str, redis_url: str) -> None:
             "REDIS_URL": redis_url,
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "SECURE_SSL_REDIRECT": "0",
-            "SOCIALHUB_SANDBOX": "0",
+            "SOCIALHUB_SANDBOX": "1" if sandbox_base_url else "0",
             "LOG_LEVEL": "WARNING",
         }
     )
+    if sandbox_base_url:
+        os.environ["SANDBOX_BASE_URL"] = sandbox_base_url
+    else:
+        os.environ.pop("SANDBOX_BASE_URL", None)
 
 
-def _django_setup(database_url: str, redis_url: str) -> None:
-    production_environment(database_url, redis_url)
+def django_setup(database_url: str, redis_url: str, *, sandbox_base_url: str | None = None) -> None:
+    production_environment(database_url, redis_url, sandbox_base_url=sandbox_base_url)
     import django
 
     django.setup()
 
 
-def _fresh_database() -> None:
-    """Drop and recreate the benchmark's database, then migrate it."""
+def fresh_database() -> None:
+    """Drop and recreate the run's database (``DATABASE_URL``), then migrate it."""
     import psycopg
     from django.conf import settings
     from django.core.management import call_command
@@ -86,11 +93,11 @@ def main(argv: list[str] | None = None) -> None:
         help="a fast smoke run: small sizes, one repeat, short loads (numbers not comparable)",
     )
     args = parser.parse_args(argv)
-    _django_setup(
+    django_setup(
         os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/socialhub_bench"),
         os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/3"),
     )
-    _fresh_database()
+    fresh_database()
     from bench import disconnect, offboarding, report
 
     sizes = [int(size) for size in args.sizes.split(",")]
