@@ -24,6 +24,7 @@ from django.conf import settings
 from django.db import connection
 
 READY_TIMEOUT = 60
+UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1
 
 
 def broker_url() -> str:
@@ -51,7 +52,9 @@ class WorkerProcess:
 
     def send(self, task_name: str, *args) -> None:
         """Enqueue ``task_name`` for this worker through the broker, as a producer would."""
-        producer = Celery(broker=broker_url())
+        # Not the current app: shared tasks resolve through the current app, and this one
+        # would take over every later ``.delay()`` of this process.
+        producer = Celery(broker=broker_url(), set_as_current=False)
         try:
             producer.send_task(task_name, args=list(args), queue=self.queue)
         finally:
@@ -140,11 +143,12 @@ def start_worker(
 
 
 class BrokerProducer:
-    """Make this (test) process enqueue through the worker's broker and queue instead of
-    running tasks eagerly, as the web processes of a deployment do."""
+    """Make this (test) process enqueue through the worker's broker (or ``url``) and queue
+    instead of running tasks eagerly, as the web processes of a deployment do."""
 
-    def __init__(self, queue: str) -> None:
+    def __init__(self, queue: str, *, url: str | None = None) -> None:
         self.queue = queue
+        self.url = url or broker_url()
 
     def __enter__(self) -> BrokerProducer:
         from socialhub.celery import app
@@ -153,9 +157,7 @@ class BrokerProducer:
         self._saved = {
             key: app.conf[key] for key in ("task_always_eager", "broker_url", "task_default_queue")
         }
-        app.conf.update(
-            task_always_eager=False, broker_url=broker_url(), task_default_queue=self.queue
-        )
+        app.conf.update(task_always_eager=False, broker_url=self.url, task_default_queue=self.queue)
         self._reset_connections()
         return self
 
@@ -167,8 +169,18 @@ class BrokerProducer:
 
     def queued(self) -> int:
         """Messages waiting in the queue (not yet taken by a worker)."""
-        return redis.Redis.from_url(broker_url()).llen(self.queue)
+        return redis.Redis.from_url(self.url).llen(self.queue)
+
+    def purge(self) -> None:
+        """Drop the messages still waiting in the queue."""
+        redis.Redis.from_url(self.url).delete(self.queue)
 
     def __exit__(self, *exc) -> None:
         self._reset_connections()
         self._app.conf.update(self._saved)
+
+
+def broker_unreachable() -> BrokerProducer:
+    """Send tasks (instead of running them eagerly) to a broker that refuses connections,
+    as a deployment whose Redis is down does."""
+    return BrokerProducer("unreachable", url=UNREACHABLE_REDIS)

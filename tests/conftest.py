@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import types
+import uuid
 
 import django_ratelimit.core as ratelimit_core
 import pytest
@@ -12,6 +13,7 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from accounts.providers import http as provider_http
+from tests.celery_worker import UNREACHABLE_REDIS, BrokerProducer, broker_unreachable
 from tests.factories import SocialAccountFactory, UserFactory
 from tests.helpers import CannedAdapter, bearer_client
 from tests.sandbox_transport import SANDBOX_ORIGIN, sandbox_session
@@ -78,10 +80,28 @@ def cache_down(settings):
     settings.CACHES = {
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": "redis://127.0.0.1:1/0",
+            "LOCATION": UNREACHABLE_REDIS,
             "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5},
         }
     }
+
+
+@pytest.fixture
+def broker_down():
+    """Tasks are sent (not run eagerly) to a Celery broker that refuses connections, as in
+    a deployment whose Redis is down."""
+    with broker_unreachable():
+        yield
+
+
+@pytest.fixture
+def idle_broker():
+    """Tasks are sent (not run eagerly) to a queue of the real broker that no worker takes
+    from, as when the workers are busy or stopped: the queue shows what was enqueued."""
+    producer = BrokerProducer(f"idle-{uuid.uuid4().hex[:12]}")
+    with producer:
+        yield producer
+    producer.purge()
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ runs it for real and reports the counts as messages.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -14,6 +15,7 @@ from django.contrib import messages
 from django.contrib.admin import helpers
 from django.template.response import TemplateResponse
 from django.utils.translation import ngettext
+from kombu.exceptions import OperationalError
 
 from accounts.models import Platform, SocialAccount
 from accounts.services.offboarding import (
@@ -24,6 +26,8 @@ from accounts.services.offboarding import (
     OffboardingItem,
     OffboardingSummary,
 )
+
+logger = logging.getLogger("socialhub.admin")
 
 # Who may run them: disconnecting deletes the account row, so the right to delete social
 # accounts is the gate (superusers have it). The plain delete page stays off for everyone.
@@ -48,6 +52,27 @@ def confirmed(request) -> bool:
 def in_background(account_count: int) -> bool:
     """Whether a run of this size goes to a worker instead of holding the request."""
     return account_count > settings.ADMIN_INLINE_DISCONNECT_MAX
+
+
+def queue_in_background(modeladmin, request, task, *args, what: str, account_count: int) -> None:
+    """Hand the run to a worker (``task`` with ``args``) and say so.
+
+    No transaction is open in an admin action, so the message goes to the broker at once:
+    a broker that is down is reported here, with nothing started or changed, instead of
+    as a server error.
+    """
+    try:
+        task.delay_on_commit(*args)
+    except OperationalError:
+        logger.warning("Could not queue %s: broker unavailable", task.name, exc_info=True)
+        modeladmin.message_user(
+            request,
+            f"{what} could not be started: the task queue is unreachable. Nothing was "
+            "changed; try again once it is back.",
+            messages.ERROR,
+        )
+        return
+    report_queued(modeladmin, request, what=what, account_count=account_count)
 
 
 def report_queued(modeladmin, request, *, what: str, account_count: int) -> None:
@@ -216,9 +241,14 @@ def run_offboarding(
         return None
     apply = confirmed(request)
     if apply and in_background(account_count):
-        background_task.delay_on_commit(str(target.pk), str(request.user.pk))
-        report_queued(
-            modeladmin, request, what=f"Offboarding “{label}”", account_count=account_count
+        queue_in_background(
+            modeladmin,
+            request,
+            background_task,
+            str(target.pk),
+            str(request.user.pk),
+            what=f"Offboarding “{label}”",
+            account_count=account_count,
         )
         return None
     summary = offboard(dry_run=not apply)

@@ -31,8 +31,8 @@ from .disconnect import (
     confirmed,
     in_background,
     preview_response,
+    queue_in_background,
     report_outcome,
-    report_queued,
 )
 
 
@@ -151,12 +151,12 @@ class SocialAccountAdmin(PublicIdMixin, admin.ModelAdmin):
         if not account_ids:
             return None
         if apply and in_background(len(account_ids)):
-            social_accounts_disconnect_each_task.delay_on_commit(
-                [str(pk) for pk in account_ids], str(request.user.pk)
-            )
-            report_queued(
+            queue_in_background(
                 self,
                 request,
+                social_accounts_disconnect_each_task,
+                [str(pk) for pk in account_ids],
+                str(request.user.pk),
                 what="Disconnecting the selected accounts",
                 account_count=len(account_ids),
             )

@@ -4,6 +4,7 @@ is reported as absent (404), never as forbidden."""
 from .creator import (
     CREATOR_LIST_LIMIT,
     creator_profile_get,
+    creator_social_not_found,
     social_account_get_for_creator,
     social_account_list_for_creator,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "api_key_get_for_workspace",
     "api_key_list_for_workspace",
     "creator_profile_get",
+    "creator_social_not_found",
     "membership_get_for_user",
     "membership_list_for_workspace",
     "post_target_usage_for_account",

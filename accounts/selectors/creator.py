@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import connection
 
 from accounts.models import CreatorProfile, SocialAccount, User
-from socialhub.api.errors import not_found
+from socialhub.api.errors import ApplicationError, not_found
 from socialhub.db import select_rows
 
 CREATOR_LIST_LIMIT = 50
@@ -39,10 +39,15 @@ def social_account_get_for_creator(*, user: User, platform: str) -> SocialAccoun
         .first()
     )
     if account is None:
-        raise not_found(
-            "creator.social.not_found", f"No {platform} account is connected for this user."
-        )
+        raise creator_social_not_found(platform)
     return account
+
+
+def creator_social_not_found(platform: str) -> ApplicationError:
+    """The creator endpoints' 404 for a platform with no account connected."""
+    return not_found(
+        "creator.social.not_found", f"No {platform} account is connected for this user."
+    )
 
 
 def creator_profile_get(*, user: User) -> CreatorProfile:

@@ -1,6 +1,7 @@
 """The disconnect: the one operation every entry point (REST, admin, commands) calls.
 
-In one transaction: lock the account row, settle the posts its queued targets leave with
+In one transaction: lock the account row, wait for platform calls in flight with its token
+(a post being published), settle the posts its queued targets leave with
 nothing to publish and cancel and detach those targets in one UPDATE, move the tokens into
 the revocation outbox (ciphertext copied in SQL, never decrypted), delete
 the account (the database cascade purges metrics, snapshots and inbox; published targets
@@ -37,9 +38,11 @@ from scheduling.models import PostTarget
 from scheduling.services import post_targets_cancel_for_disconnect
 from socialhub.api.errors import not_found
 from socialhub.api.ids import format_public_id
+from socialhub.celery import enqueue_on_commit
 
 from .actors import Actor
 from .audit import audit_event_record
+from .platform_calls import social_account_platform_calls_wait
 from .webhooks import WebhookEvent, webhook_event_emit
 
 logger = logging.getLogger("socialhub.social")
@@ -189,6 +192,7 @@ def social_account_disconnect(
         )
         if locked is None:
             raise not_found("social_account.not_found", "Social account not found.")
+        social_account_platform_calls_wait(account_id=locked.pk)
 
         canceled = post_targets_cancel_for_disconnect(
             social_account_id=locked.pk, reason="account_disconnected"
@@ -247,7 +251,8 @@ def social_account_disconnect(
             },
         )
         if revocation_id is not None:
-            token_revocation_process_task.delay_on_commit(revocation_id)
+            # Robust: the outbox row is there for the sweep if the broker cannot take it.
+            enqueue_on_commit(token_revocation_process_task, revocation_id)
         # Logged on commit: a caller's outer transaction may still roll the disconnect back.
         transaction.on_commit(
             lambda: logger.info(

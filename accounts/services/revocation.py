@@ -27,6 +27,7 @@ from accounts.providers import (
     provider_for,
 )
 from socialhub.backoff import retry_delay_seconds
+from socialhub.celery import enqueue_on_commit
 
 logger = logging.getLogger("socialhub.social")
 
@@ -117,7 +118,7 @@ def token_revocation_enqueue(
             access_token=access_token,
             refresh_token=refresh_token,
         )
-        token_revocation_process_task.delay_on_commit(row.pk)
+        enqueue_on_commit(token_revocation_process_task, row.pk)
     return row.pk
 
 

@@ -22,6 +22,7 @@ from accounts.models import User, WebhookDelivery, WebhookEndpoint, Workspace
 from accounts.selectors.webhooks import webhook_not_found
 from socialhub.api.errors import ApplicationError, ErrorCode, validation_error
 from socialhub.api.ids import format_public_id
+from socialhub.celery import enqueue_on_commit
 
 from .actors import Actor
 from .audit import audit_event_record
@@ -112,7 +113,7 @@ def webhook_event_emit(*, workspace_id: uuid.UUID, event: WebhookEvent | str, da
         )
     WebhookDelivery.objects.bulk_create(deliveries)
     for delivery in deliveries:
-        webhook_delivery_attempt_task.delay_on_commit(str(delivery.pk))
+        enqueue_on_commit(webhook_delivery_attempt_task, str(delivery.pk))
     return len(deliveries)
 
 

@@ -14,6 +14,7 @@ from accounts.services.connect import (
     social_account_connect_start,
 )
 from accounts.services.disconnect import DisconnectReason, social_account_disconnect
+from socialhub.api.errors import ApplicationError, ErrorCode
 from socialhub.api.idempotency import idempotent
 from socialhub.api.ratelimit import rate_limit
 from socialhub.api.validation import validated_body
@@ -63,11 +64,18 @@ class CreatorSocialDisconnectView(APIView):
         account = selectors.social_account_get_for_creator(
             user=request.user, platform=body["platform"]
         )
-        social_account_disconnect(
-            account=account,
-            actor=Actor.for_user(request.user),
-            reason=DisconnectReason.REVOKED_BY_USER,
-        )
+        try:
+            social_account_disconnect(
+                account=account,
+                actor=Actor.for_user(request.user),
+                reason=DisconnectReason.REVOKED_BY_USER,
+            )
+        except ApplicationError as exc:
+            if exc.code is not ErrorCode.NOT_FOUND:
+                raise
+            # A concurrent disconnect committed between the lookup and the lock: answer
+            # what a second call answers.
+            raise selectors.creator_social_not_found(body["platform"]) from None
         return Response(None)
 
 

@@ -4,8 +4,10 @@ The claim marks due targets ``publishing`` with a lease, skipping rows another c
 an edit holds (``SELECT … FOR UPDATE SKIP LOCKED``), and enqueues one publish task per
 target after commit. The publish call to the platform runs outside any transaction, with
 the target's public id as its idempotency key: a task that runs again after its worker
-died mid-call gets the post it already made instead of a second one. A target whose lease
-runs out (its worker died, or the task was lost) is claimed again, up to
+died mid-call gets the post it already made instead of a second one. The token is read, and
+the call made, under the account's platform-call lock (``accounts.services.platform_calls``):
+a disconnect waits for the call, so nothing is published once it has committed. A target
+whose lease runs out (its worker died, or the task was lost) is claimed again, up to
 ``PUBLISH_MAX_ATTEMPTS`` attempts in all.
 """
 
@@ -32,11 +34,13 @@ from accounts.providers import (
     ProviderTransientError,
     provider_for,
 )
+from accounts.services.platform_calls import social_account_platform_call
 from accounts.services.refresh import social_account_token_refresh
 from accounts.services.webhooks import WebhookEvent, webhook_event_emit
 from scheduling.models import PostTarget, ScheduledPost
 from socialhub.api.ids import format_public_id
 from socialhub.backoff import retry_delay_seconds
+from socialhub.celery import enqueue_on_commit
 
 from .status import scheduled_posts_settle_status
 
@@ -168,7 +172,9 @@ def post_targets_claim_due(*, limit: int) -> list[uuid.UUID]:
                     _emit_outcome(target, workspace_id=workspace_id, post_status=post_status)
                     logger.info("[posts] Target %s failed at claim: %s", target.public_id, problem)
         for target in claimed:
-            post_target_publish_task.delay_on_commit(str(target.pk))
+            # A message the broker cannot take leaves the target to be claimed again when
+            # its lease runs out.
+            enqueue_on_commit(post_target_publish_task, str(target.pk))
     return [target.pk for target in claimed]
 
 
@@ -285,12 +291,21 @@ def post_target_publish(*, target_id: uuid.UUID | str) -> PublishOutcome:
         )
 
     try:
-        result = provider_for(target.account_platform).publish(
-            access_token=access_token,
-            text=target.post.text,
-            media_urls=list(target.post.media_urls),
-            idempotency_key=target.public_id,
-        )
+        with social_account_platform_call(target.social_account_id):
+            # Read again under the lock: an account disconnected since is gone, and a
+            # disconnect from now on waits for this call to end.
+            account_status, access_token, _expires_at = _account_token(target.social_account_id)
+            problem = _account_problem(account_status)
+            if problem is None:
+                result = provider_for(target.account_platform).publish(
+                    access_token=access_token,
+                    text=target.post.text,
+                    media_urls=list(target.post.media_urls),
+                    idempotency_key=target.public_id,
+                )
+    except TokenDecryptionError:
+        logger.error("[posts] Target %s: the account's token does not decrypt", target.pk)
+        return _finish(target_id, status=TargetStatus.FAILED, error=TOKEN_UNREADABLE)
     except (ProviderDefinitiveError, ProviderRequestError) as exc:
         error = _refusal(target.account_platform, exc)
         return _finish(target_id, status=TargetStatus.FAILED, error=error)
@@ -299,6 +314,8 @@ def post_target_publish(*, target_id: uuid.UUID | str) -> PublishOutcome:
         return _retry_later(target_id, exc)
     except ProviderError as exc:  # pragma: no cover - every subclass is handled above
         return _retry_later(target_id, exc)
+    if problem is not None:
+        return _finish(target_id, status=TargetStatus.FAILED, error=problem)
     return _finish(
         target_id, status=TargetStatus.PUBLISHED, platform_post_id=result.platform_post_id
     )

@@ -39,6 +39,7 @@ from accounts.services.api_keys import api_key_hash
 from accounts.services.disconnect import DisconnectReason, social_account_disconnect
 from accounts.services.webhooks import webhook_endpoint_create
 from scheduling.models import PostTarget, ScheduledPost
+from tests.celery_worker import broker_unreachable
 from tests.factories import (
     LeaseFactory,
     UserFactory,
@@ -529,6 +530,39 @@ def test_a_workspace_over_the_inline_limit_is_offboarded_by_a_worker(
     assert not SocialAccount.objects.filter(workspace=team).exists()
     summary = AuditEvent.objects.get(action="workspace.offboarded")
     assert (summary.actor_id, summary.data["disconnected"]) == (staff.public_id, 2)
+
+
+@pytest.mark.django_db(transaction=True)  # no test transaction: the task is sent at once
+def test_a_background_run_the_broker_cannot_take_says_so_and_changes_nothing(
+    staff_client, settings
+):
+    # given: a workspace large enough for the background, and Redis (the broker) down
+    settings.ADMIN_INLINE_DISCONNECT_MAX = 1
+    owner = UserFactory()
+    team = shared_workspace(owner, name="Big agency")
+    for platform in (Platform.INSTAGRAM, Platform.X):
+        account = account_with_history(owner, platform, queued=1, published=0, snapshots=0, inbox=0)
+        SocialAccount.objects.filter(pk=account.pk).update(workspace=team)
+    selection = {"action": "offboard_workspace", "_selected_action": [str(team.pk)], "apply": "y"}
+
+    # when
+    with broker_unreachable():
+        done = staff_client.post("/admin/accounts/workspace/", selection, follow=True)
+
+    # then: an error message, not a server error, and not a claim that it runs
+    assert done.status_code == 200
+    html = done.content.decode()
+    assert (
+        "Offboarding “Big agency” could not be started: the task queue is unreachable. "
+        "Nothing was changed" in html
+    )
+    assert "in the background" not in html
+    assert SocialAccount.objects.filter(workspace=team).count() == 2
+    assert not AuditEvent.objects.filter(action__endswith="offboarded").exists()
+
+    # and once it is back, the same confirmation runs (eagerly here)
+    staff_client.post("/admin/accounts/workspace/", selection, follow=True)
+    assert not SocialAccount.objects.filter(workspace=team).exists()
 
 
 def test_the_preview_lists_the_first_rows_and_counts_all_in_the_totals(staff_client, monkeypatch):

@@ -34,6 +34,7 @@ from accounts.models import (
 from accounts.services import offboarding as offboarding_module
 from accounts.services.disconnect import social_account_disconnect
 from scheduling.models import PostTarget, ScheduledPost
+from tests.accounts.test_offboarding import FailingStatement, audit_insert_of, next_page_read
 from tests.celery_worker import broker_url, database_url
 from tests.factories import UserFactory, account_in, personal_workspace, shared_workspace
 from tests.helpers import database_state, followers_of
@@ -284,6 +285,84 @@ def test_offboard_workspace_interrupted_exits_130_and_a_rerun_does_the_rest(team
     assert rerun.exit_code == 0
     assert json.loads(rerun.out)["totals"]["disconnected"] == 2
     assert not SocialAccount.objects.filter(workspace=workspace).exists()
+
+
+def _offboard_command(team, which: str) -> tuple[tuple[str, str], list, str]:
+    """The command line, the accounts it covers (oldest first) and its summary action."""
+    workspace, ann, _bob, accounts, kept = team
+    if which == "offboard_workspace":
+        return (which, workspace.public_id), accounts, "workspace.offboarded"
+    return (which, ann.email), [*accounts[:2], kept], "user.offboarded"
+
+
+@pytest.mark.parametrize("which", ["offboard_workspace", "offboard_user"])
+@pytest.mark.parametrize(
+    ("step", "done_first", "exit_message"),
+    [
+        ("disconnect", 2, "1 account(s) could not be disconnected"),
+        ("page read", 2, "Stopped after 2 account(s) on a database error (OperationalError)"),
+        ("summary", 3, "Stopped after 3 account(s) on a database error (OperationalError)"),
+    ],
+)
+def test_a_database_fault_mid_run_exits_3_and_a_rerun_does_the_rest(
+    team, monkeypatch, which, step, done_first, exit_message
+):
+    # given: three accounts to do, two a page
+    command, accounts, summary_action = _offboard_command(team, which)
+    monkeypatch.setattr(offboarding_module, "_PAGE", 2)
+    fault = {
+        # the second account's last write, after its delete: that account rolls back
+        "disconnect": FailingStatement(audit_insert_of("social_account.disconnected"), nth=2),
+        "page read": FailingStatement(next_page_read),
+        "summary": FailingStatement(audit_insert_of(summary_action)),
+    }[step]
+
+    # when
+    with connection.execute_wrapper(fault):
+        first = Run(*command, "--yes", "--json")
+
+    # then: not "refused, nothing changed" (1) but "run it again" (3), and each account is
+    # done or untouched
+    assert first.exit_code == 3
+    assert exit_message in first.message
+    assert "run the command again" in first.message
+    assert SocialAccount.objects.filter(pk__in=[a.pk for a in accounts]).count() == 3 - done_first
+    # a run that stopped claims no summary; one that went on names its failure in it
+    summaries = AuditEvent.objects.filter(action=summary_action)
+    assert [event.data["failed"] for event in summaries] == ([1] if step == "disconnect" else [])
+
+    # when
+    rerun = Run(*command, "--yes", "--json")
+
+    # then: it finished the job, each account disconnected once
+    assert rerun.exit_code == 0, rerun.message
+    assert json.loads(rerun.out)["totals"]["disconnected"] == 3 - done_first
+    assert not SocialAccount.objects.filter(pk__in=[a.pk for a in accounts]).exists()
+    disconnected = Counter(
+        event.subject_ids[0]
+        for event in AuditEvent.objects.filter(action="social_account.disconnected")
+    )
+    assert disconnected == Counter({account.public_id: 1 for account in accounts})
+
+
+@pytest.mark.django_db(transaction=True)  # each account commits, and enqueues after that
+def test_offboarding_while_the_broker_is_down_reports_what_was_done_and_keeps_the_revocations(
+    team, broker_down, caplog
+):
+    # given
+    workspace, _ann, _bob, accounts, _kept = team
+
+    # when: every account's revoke task finds no broker after its disconnect committed
+    run = Run("offboard_workspace", workspace.public_id, "--yes", "--json")
+
+    # then: reported as done, because it is; the tokens wait in the outbox for the sweep
+    assert run.exit_code == 0, run.message
+    assert json.loads(run.out)["totals"]["disconnected"] == 3
+    assert not SocialAccount.objects.filter(workspace=workspace).exists()
+    assert sorted(TokenRevocation.objects.values_list("account_public_id", flat=True)) == sorted(
+        account.public_id for account in accounts
+    )
+    assert caplog.text.count("Broker unavailable") == 3
 
 
 @pytest.mark.parametrize(

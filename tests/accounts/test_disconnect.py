@@ -24,6 +24,7 @@ from accounts.models import (
     SocialAccount,
     SocialMetrics,
     TokenRevocation,
+    WebhookDelivery,
 )
 from accounts.providers import ProviderDefinitiveError, SandboxProvider
 from accounts.services import disconnect as disconnect_module
@@ -44,6 +45,7 @@ from tests.factories import (
     account_with_history,
 )
 from tests.helpers import followers_of, live_credentials, run_concurrently
+from tests.webhook_receiver import endpoint_for
 
 pytestmark = pytest.mark.django_db
 
@@ -54,8 +56,9 @@ PostStatus = ScheduledPost.Status
 # that adds a round trip, or one per row, fails here). Locking the posts, settling them and
 # canceling the targets only run when the account has queued targets, hence three statements
 # less with nothing queued. One of them reads the workspace's webhook endpoints; with none
-# subscribed (as here) no delivery is written.
-DISCONNECT_QUERIES = 19
+# subscribed (as here) no delivery is written. One waits for a publish in flight with the
+# account's token (an advisory lock).
+DISCONNECT_QUERIES = 20
 DISCONNECT_QUERIES_NOTHING_QUEUED = DISCONNECT_QUERIES - 3
 DRY_RUN_QUERIES = 1
 
@@ -471,29 +474,67 @@ def test_a_rolled_back_disconnect_enqueues_nothing_and_keeps_the_account(
 # --- a fault half-way rolls everything back ---------------------------------------------
 
 
-def _fail_after(monkeypatch, module, name: str, ran: list[str]) -> None:
-    real = getattr(module, name)
+def _fail_after(monkeypatch, owner, name: str, ran: list[str]) -> None:
+    """Make ``owner.name`` (a module's function or a model's method) do its work, then
+    raise."""
+    real = getattr(owner, name)
 
     def run_then_fail(*args, **kwargs):
         real(*args, **kwargs)
         ran.append(name)
         raise RuntimeError(f"injected fault after {name}")
 
-    monkeypatch.setattr(module, name, run_then_fail)
+    monkeypatch.setattr(owner, name, run_then_fail)
+
+
+def _fail_after_the_lease_release(monkeypatch, ran: list[str]) -> None:
+    """The open leases' UPDATE runs, then the disconnect fails."""
+    real = disconnect_module._open_leases
+
+    class ReleaseThenFail:
+        def __init__(self, leases):
+            self.leases = leases
+
+        def update(self, **values):
+            self.leases.update(**values)
+            ran.append("_open_leases")
+            raise RuntimeError("injected fault after the lease release")
+
+    monkeypatch.setattr(disconnect_module, "_open_leases", lambda a: ReleaseThenFail(real(a)))
+
+
+# Every step of the service, in the order it runs, as (what fails, the injector). The
+# upstream revoke and the deliveries are sent only after commit (see the broker tests).
+FAULTS = {
+    "social_account_platform_calls_wait": lambda mp, ran: _fail_after(
+        mp, disconnect_module, "social_account_platform_calls_wait", ran
+    ),
+    "post_targets_cancel_for_disconnect": lambda mp, ran: _fail_after(
+        mp, disconnect_module, "post_targets_cancel_for_disconnect", ran
+    ),
+    "_queue_token_revocation": lambda mp, ran: _fail_after(
+        mp, disconnect_module, "_queue_token_revocation", ran
+    ),
+    "_open_leases": _fail_after_the_lease_release,
+    # inside the delete: the cascade purges, then the metrics signal recomputes the total
+    "creator_followers_recompute_for_account": lambda mp, ran: _fail_after(
+        mp, followers_module, "creator_followers_recompute_for_account", ran
+    ),
+    "delete": lambda mp, ran: _fail_after(mp, SocialAccount, "delete", ran),
+    "audit_event_record": lambda mp, ran: _fail_after(
+        mp, disconnect_module, "audit_event_record", ran
+    ),
+    "webhook_event_emit": lambda mp, ran: _fail_after(
+        mp, disconnect_module, "webhook_event_emit", ran
+    ),
+}
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize(
-    ("module", "step"),
-    [
-        (disconnect_module, "post_targets_cancel_for_disconnect"),
-        (disconnect_module, "_queue_token_revocation"),
-        (followers_module, "creator_followers_recompute_for_account"),  # after the delete
-        (disconnect_module, "audit_event_record"),
-    ],
-)
-def test_a_fault_mid_disconnect_changes_nothing(module, step, monkeypatch, sandbox_http, caplog):
-    # given
+@pytest.mark.parametrize("step", list(FAULTS))
+def test_a_fault_mid_disconnect_changes_nothing(step, monkeypatch, sandbox_http, caplog):
+    # given: an account with history, an open lease ended with it (as offboarding does),
+    # and an endpoint subscribed to disconnects
     user = UserFactory()
     account = SocialAccountFactory(user=user, followers=1200)
     SocialAccountFactory(user=user, platform=Platform.X, followers=800)
@@ -501,14 +542,24 @@ def test_a_fault_mid_disconnect_changes_nothing(module, step, monkeypatch, sandb
     InboxItemFactory.create_batch(2, social_account=account)
     queued = PostTargetFactory(social_account=account)
     published = PostTargetFactory(social_account=account, status=Status.PUBLISHED)
+    lease = LeaseFactory(social_account=account)
+    endpoint_for(account.workspace, "http://127.0.0.1:9/hook", ["account.disconnected"])
     before = database_state()
     ran: list[str] = []
-    _fail_after(monkeypatch, module, step, ran)
+    FAULTS[step](monkeypatch, ran)
     caplog.set_level(logging.INFO, logger="socialhub.social")
+
+    def run():
+        return social_account_disconnect(
+            account=account,
+            actor=Actor.for_user(user),
+            reason=DisconnectReason.OFFBOARDING,
+            release_leases=True,
+        )
 
     # when
     with pytest.raises(RuntimeError, match="injected fault"):
-        disconnect(account, actor=Actor.for_user(user))
+        run()
 
     # then: the step really ran, and all of it was rolled back
     assert ran == [step]
@@ -521,16 +572,20 @@ def test_a_fault_mid_disconnect_changes_nothing(module, step, monkeypatch, sandb
     assert (queued.status, queued.social_account_id) == (Status.QUEUED, account.pk)
     assert published.social_account_id == account.pk
     assert ScheduledPost.objects.get(pk=queued.post_id).status == PostStatus.QUEUED
+    lease.refresh_from_db()
+    assert (lease.social_account_id, lease.released_at) == (account.pk, None)
     assert not TokenRevocation.objects.exists()
+    assert not WebhookDelivery.objects.exists()
     assert not AuditEvent.objects.filter(action="social_account.disconnected").exists()
     assert sandbox_http.calls == []
     assert "Disconnected" not in caplog.text
 
-    # and a retry without the fault succeeds
+    # and a retry without the fault does all of it
     monkeypatch.undo()
-    report = disconnect(account, actor=Actor.for_user(user))
-    assert report.canceled_scheduled_posts == 1
+    report = run()
+    assert (report.canceled_scheduled_posts, report.released_leases) == (1, 1)
     assert followers_of(user) == 800
+    assert WebhookDelivery.objects.count() == 1
 
 
 # --- cost does not grow with history ----------------------------------------------------

@@ -6,11 +6,21 @@ import datetime as dt
 import json
 
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from accounts.models import AuditEvent, Lease, Platform, SocialAccount
+from accounts.models import (
+    AuditEvent,
+    CreatorProfile,
+    InboxItem,
+    Lease,
+    MetricsSnapshot,
+    Platform,
+    SocialAccount,
+    SocialMetrics,
+    TokenRevocation,
+)
 from accounts.services import offboarding as offboarding_module
 from accounts.services.actors import Actor
 from accounts.services.disconnect import DisconnectReason, social_account_disconnect
@@ -432,3 +442,159 @@ def test_worker_processes_refuse_to_run_inside_a_transaction(team):
 
     # then
     assert database_state() == before
+
+
+# A database fault at each step of a run ------------------------------------------------------
+
+
+class FailingStatement:
+    """For ``connection.execute_wrapper``: the ``nth`` statement that ``matches(sql, params)``
+    fails as a dropped database connection would, without running."""
+
+    def __init__(self, matches, *, nth: int = 1) -> None:
+        self.matches, self.nth, self.seen = matches, nth, 0
+
+    def __call__(self, execute, sql, params, many, context):
+        if self.matches(sql, params or ()):
+            self.seen += 1
+            if self.seen == self.nth:
+                raise OperationalError("server closed the connection unexpectedly")
+        return execute(sql, params, many, context)
+
+
+def next_page_read(sql, params) -> bool:
+    return 'FROM "accounts_socialaccount"' in sql and '"connected_at" >' in sql
+
+
+def audit_insert_of(action: str):
+    return lambda sql, params: (
+        sql.startswith('INSERT INTO "accounts_auditevent"') and (action in params)
+    )
+
+
+def lease_release(sql, params) -> bool:
+    return sql.startswith('UPDATE "accounts_lease" SET "released_at"')
+
+
+# where the fault strikes, and which accounts (by position, oldest first) the run has done
+OFFBOARDING_FAULTS = {
+    # reading the second page (two accounts a page here): the run stops
+    "page read": (lambda: FailingStatement(next_page_read), {0, 1}),
+    # the second account's disconnect fails at its last write, after the delete: it is
+    # reported and the run goes on
+    "disconnect": (
+        lambda: FailingStatement(audit_insert_of("social_account.disconnected"), nth=2),
+        {0, 2},
+    ),
+    # the first account's lease release: the same
+    "lease release": (lambda: FailingStatement(lease_release), {1, 2}),
+    # the run's summary event: every account is done, the run stops
+    "summary": (lambda: FailingStatement(audit_insert_of("workspace.offboarded")), {0, 1, 2}),
+}
+
+
+def _account_history(accounts) -> dict:
+    """Per account: its queued targets, open leases, cached rows and what its owner had."""
+    return {
+        account.pk: {
+            "queued": set(
+                PostTarget.objects.filter(
+                    social_account=account, status=PostTarget.Status.QUEUED
+                ).values_list("pk", flat=True)
+            ),
+            "leases": set(
+                Lease.objects.filter(social_account=account, released_at=None).values_list(
+                    "pk", flat=True
+                )
+            ),
+            "snapshots": MetricsSnapshot.objects.filter(social_account=account).count(),
+            "inbox": InboxItem.objects.filter(social_account=account).count(),
+        }
+        for account in accounts
+    }
+
+
+def assert_each_done_or_untouched(accounts, history) -> set[int]:
+    """Every account is either wholly disconnected or wholly as it was; returns the
+    positions of the disconnected ones."""
+    done = set()
+    for position, account in enumerate(accounts):
+        had = history[account.pk]
+        targets = PostTarget.objects.filter(pk__in=had["queued"])
+        leases = Lease.objects.filter(pk__in=had["leases"])
+        audits = disconnect_audit().filter(subject_ids__0=account.public_id).count()
+        revocations = TokenRevocation.objects.filter(account_public_id=account.public_id)
+        if SocialAccount.objects.filter(pk=account.pk).exists():
+            assert set(targets.values_list("status", "social_account")) <= {
+                (PostTarget.Status.QUEUED, account.pk)
+            }
+            assert targets.count() == len(had["queued"])
+            assert set(leases.values_list("released_at", "social_account")) <= {(None, account.pk)}
+            assert (
+                MetricsSnapshot.objects.filter(social_account=account).count() == (had["snapshots"])
+            )
+            assert InboxItem.objects.filter(social_account=account).count() == had["inbox"]
+            assert SocialMetrics.objects.filter(social_account=account).exists()
+            assert (audits, revocations.count()) == (0, 0)
+        else:
+            assert set(targets.values_list("status", "canceled_reason", "social_account")) <= {
+                (PostTarget.Status.CANCELED, "account_disconnected", None)
+            }
+            assert not leases.filter(released_at=None).exists()
+            assert not MetricsSnapshot.objects.filter(social_account_id=account.pk).exists()
+            assert not InboxItem.objects.filter(social_account_id=account.pk).exists()
+            assert (audits, revocations.count()) == (1, 1)
+            done.add(position)
+    for profile in CreatorProfile.objects.all():
+        assert profile.total_followers == sum(
+            SocialMetrics.objects.filter(social_account__user=profile.user).values_list(
+                "follower_count", flat=True
+            )
+        )
+    return done
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("step", list(OFFBOARDING_FAULTS))
+def test_a_database_fault_at_any_step_leaves_each_account_done_or_untouched(
+    team, monkeypatch, idle_broker, step
+):
+    # given: the team's three accounts, each with an open lease; pages of two
+    workspace, _ann, _bob, accounts, _kept = team
+    for account in accounts:
+        LeaseFactory(social_account=account)
+    history = _account_history(accounts)
+    monkeypatch.setattr(offboarding_module, "_PAGE", 2)
+    make_fault, expected_done = OFFBOARDING_FAULTS[step]
+    fault = make_fault()
+
+    # when
+    with connection.execute_wrapper(fault):
+        try:
+            first = workspace_offboard(workspace=workspace, actor=OPERATOR)
+        except OperationalError:
+            first = None
+
+    # then: the fault struck, and each account is wholly done or wholly untouched
+    assert fault.seen >= fault.nth
+    assert assert_each_done_or_untouched(accounts, history) == expected_done
+    if first is None:  # the run stopped: no summary claims otherwise
+        assert not AuditEvent.objects.filter(action="workspace.offboarded").exists()
+    else:  # the run went on, and its summary names the failure
+        assert (first.disconnected, first.failed) == (2, 1)
+        [failure] = first.failures
+        assert failure.error == "OperationalError: server closed the connection unexpectedly"
+        event = AuditEvent.objects.get(action="workspace.offboarded")
+        assert (event.data["disconnected"], event.data["failed"]) == (2, 1)
+
+    # when: run again
+    again = workspace_offboard(workspace=workspace, actor=OPERATOR)
+
+    # then: it did exactly what was left, and every account is done once
+    assert again.disconnected == 3 - len(expected_done)
+    assert (again.failed, again.already_gone) == (0, 0)
+    assert assert_each_done_or_untouched(accounts, history) == {0, 1, 2}
+    assert not SocialAccount.objects.filter(workspace=workspace).exists()
+    assert AuditEvent.objects.filter(action="workspace.offboarded").count() == (
+        1 if first is None else 2
+    )

@@ -15,11 +15,13 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.crypto import decrypt_token
-from accounts.models import AuditEvent, OAuthState, SocialAccount, SocialMetrics
+from accounts.models import AuditEvent, OAuthState, SocialAccount, SocialMetrics, TokenRevocation
 from accounts.providers import Profile, SandboxProvider, TokenSet
 from accounts.providers.base import pkce_challenge, pkce_pair
 from accounts.services import sandbox as sandbox_services
 from accounts.services.connect import social_account_store_authorization
+from accounts.tasks import token_revocations_sweep_task
+from tests.celery_worker import broker_unreachable
 from tests.factories import SocialAccountFactory, UserFactory
 from tests.helpers import (
     CONNECT_URL,
@@ -32,6 +34,7 @@ from tests.helpers import (
     bearer_client,
     complete,
     connect,
+    live_credentials,
     profile_total,
     raw_tokens,
     run_concurrently,
@@ -523,6 +526,33 @@ def test_a_malformed_token_answer_is_oauth_failed_not_500(user, user_client, pla
     assert_nothing_connected(user, user_client)
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_refused_connect_while_the_broker_is_down_is_409_and_its_tokens_wait_to_be_revoked(
+    user, user_client, caplog
+):
+    # given: instagram is connected; a second instagram account is authorized
+    assert_success(connect(user_client, "instagram", handle="kept_ig"))
+    auth = authorize(user_client, "instagram", handle="refused_ig")
+
+    # when: the refusal commits its revocation while the broker refuses connections
+    with broker_unreachable():
+        response = complete(user_client, auth)
+
+    # then: still the 409 (not a 500), and the refused grant waits in the outbox
+    assert_error(response, 409, "CONFLICT", "creator.social.already_connected")
+    assert "Broker unavailable" in caplog.text
+    assert TokenRevocation.objects.count() == 1
+    assert live_credentials("refused_ig") == 2
+
+    # when: the broker is back, the periodic sweep sends it (eagerly here)
+    assert token_revocations_sweep_task() == 1
+
+    # then
+    assert live_credentials("refused_ig") == 0
+    assert live_credentials("kept_ig") == 2
+    assert not TokenRevocation.objects.exists()
+
+
 # Concurrency ----------------------------------------------------------------------------
 
 
@@ -565,6 +595,41 @@ def test_parallel_connects_of_one_upstream_account_end_with_one_row(user, profil
         assert sorted(r.json()["data"]["reconnected"] for r in responses) == [False, True]
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert "IntegrityError" not in caplog.text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_connects_of_two_upstream_accounts_on_one_platform_one_wins_one_is_409(
+    user, profiles_in_step
+):
+    # given: two consents for instagram, as two different upstream accounts
+    clients = [bearer_client(user), bearer_client(user)]
+    authorizations = [
+        authorize(clients[0], "instagram", handle="first_ig", followers=100),
+        authorize(clients[1], "instagram", handle="second_ig", followers=200),
+    ]
+
+    # when: both reach the store step together
+    responses = run_concurrently(
+        *(
+            lambda client=client, auth=auth: complete(client, auth)
+            for client, auth in zip(clients, authorizations, strict=True)
+        )
+    )
+
+    # then: one account connected, the other told so
+    assert sorted(response.status_code for response in responses) == [200, 409]
+    won = next(response for response in responses if response.status_code == 200)
+    lost = next(response for response in responses if response.status_code == 409)
+    winner = assert_success(won)["platformUsername"]
+    loser = ({"first_ig", "second_ig"} - {winner}).pop()
+    assert_error(lost, 409, "CONFLICT", "creator.social.already_connected")
+    account = SocialAccount.objects.get(user=user)
+    assert (account.platform, account.platform_username) == ("instagram", winner)
+    assert profile_total(clients[0]) == {"first_ig": 100, "second_ig": 200}[winner]
+    assert AuditEvent.objects.filter(action="social_account.connected").count() == 1
+    # the refused grant is revoked at the platform, the kept one is live
+    assert live_credentials(loser) == 0
+    assert live_credentials(winner) == 2
 
 
 @pytest.mark.django_db(transaction=True)

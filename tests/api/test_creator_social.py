@@ -11,10 +11,25 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from accounts.models import Platform, SocialAccount, SocialMetrics, TokenRevocation
+from accounts.models import AuditEvent, Platform, SocialAccount, SocialMetrics, TokenRevocation
 from accounts.selectors import creator as selectors
-from tests.factories import SocialAccountFactory, UserFactory, account_with_history
-from tests.helpers import PROFILE_URL, assert_error, assert_success, bearer_client, profile_total
+from accounts.services.actors import Actor
+from accounts.services.disconnect import social_account_disconnect
+from scheduling.models import PostTarget, ScheduledPost
+from tests.factories import (
+    PostTargetFactory,
+    SocialAccountFactory,
+    UserFactory,
+    account_with_history,
+)
+from tests.helpers import (
+    PROFILE_URL,
+    assert_error,
+    assert_success,
+    bearer_client,
+    profile_total,
+    run_concurrently,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -402,6 +417,76 @@ def test_disconnect_revokes_the_tokens_at_the_platform_after_commit(
 
     assert ("POST", "/sandbox/oauth/revoke") in sandbox_http.calls
     assert not TokenRevocation.objects.exists()
+
+
+def test_an_account_disconnected_while_the_request_runs_is_the_same_404(
+    user, user_client, account, monkeypatch
+):
+    """Another request disconnects the account between this one's lookup and its lock (a
+    double tap). The loser must get this endpoint's 404, the one a second call gets."""
+    found = selectors.social_account_get_for_creator
+
+    def found_then_disconnected_elsewhere(**kwargs):
+        looked_up = found(**kwargs)
+        social_account_disconnect(
+            account=looked_up, actor=Actor.for_user(user), reason="revoked_by_user"
+        )
+        return looked_up
+
+    monkeypatch.setattr(
+        "accounts.selectors.social_account_get_for_creator", found_then_disconnected_elsewhere
+    )
+
+    response = disconnect(user_client, {"platform": "instagram"})
+
+    error = assert_error(response, 404, "NOT_FOUND", "creator.social.not_found")
+    assert error["message"] == "No instagram account is connected for this user."
+    assert AuditEvent.objects.filter(action="social_account.disconnected").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_fifty_parallel_disconnects_succeed_exactly_once(settings, idle_broker):
+    # given: a creator with two accounts, the instagram one with queued posts (one shared
+    # with the x account) and history; fifty clients, each on its own thread and connection
+    settings.RATELIMITS = {**settings.RATELIMITS, "creator.social.disconnect": "1000/h"}
+    user = UserFactory()
+    account = account_with_history(
+        user, Platform.INSTAGRAM, queued=2, published=1, snapshots=3, inbox=2
+    )
+    sibling = SocialAccountFactory(user=user, platform=Platform.X, followers=800)
+    assert profile_total(bearer_client(user)) == 500 + 800
+    shared = PostTargetFactory(social_account=account).post
+    PostTargetFactory(post=shared, social_account=sibling)
+    queued = list(
+        PostTarget.objects.filter(social_account=account, status=PostTarget.Status.QUEUED)
+    )
+
+    # when: all released together
+    responses = run_concurrently(
+        *[lambda: disconnect(bearer_client(user), {"platform": "instagram"})] * 50
+    )
+
+    # then: one success, the same 404 for everyone else
+    assert [response.json() for response in responses].count({"success": True}) == 1
+    for response in responses:
+        if response.status_code != 200:
+            assert_error(response, 404, "NOT_FOUND", "creator.social.not_found")
+    # and it happened once: one audit row, one revocation, totals right
+    [event] = AuditEvent.objects.filter(action="social_account.disconnected")
+    assert event.data["canceledScheduledPosts"] == len(queued) == 3
+    assert event.data["purged"] == {"metrics": 1, "metricsSnapshots": 3, "inboxItems": 2}
+    assert list(TokenRevocation.objects.values_list("account_public_id", flat=True)) == [
+        account.public_id
+    ]
+    assert idle_broker.queued() == 1
+    assert profile_total(bearer_client(user)) == 800
+    assert set(
+        PostTarget.objects.filter(pk__in=[t.pk for t in queued]).values_list(
+            "status", "canceled_reason", "social_account"
+        )
+    ) == {(PostTarget.Status.CANCELED, "account_disconnected", None)}
+    assert ScheduledPost.objects.get(pk=shared.pk).status == ScheduledPost.Status.QUEUED
+    assert PostTarget.objects.filter(status=PostTarget.Status.PUBLISHED).count() == 1
 
 
 # GET creators/profile -----------------------------------------------------------------

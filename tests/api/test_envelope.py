@@ -2,23 +2,50 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import logging
+import threading
+import time
 import uuid
 
 import pytest
+from django.conf import settings
+from django.core.handlers.wsgi import WSGIHandler
 from django.db import connection
+from django.test import RequestFactory
 from django.urls import path
+from django.utils import timezone
 from rest_framework.test import APIClient
+from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
+from rest_framework_simplejwt.tokens import RefreshToken
 
 import socialhub.urls
-from accounts.models import AuditEvent, User, Workspace
+from accounts.models import AuditEvent, CreatorProfile, OAuthState, SocialAccount, User, Workspace
+from accounts.services import disconnect as disconnect_module
+from scheduling.models import PostTarget, ScheduledPost
 from socialhub.api.correlation import CorrelationIdLogFilter
 from socialhub.api.errors import ApplicationError, ErrorCode
 from socialhub.api.ids import parse_public_id
 from socialhub.api.ratelimit import rate_period_seconds
-from tests.helpers import PROFILE_URL, assert_error
+from tests.factories import (
+    DEFAULT_PASSWORD,
+    MetricsSnapshotFactory,
+    PostTargetFactory,
+    SocialAccountFactory,
+    UserFactory,
+)
+from tests.helpers import (
+    PROFILE_URL,
+    account_url,
+    assert_error,
+    assert_success,
+    bearer_client,
+    database_state,
+)
 
 LOGIN_URL = "/api/v1/auth/login"
+DISCONNECT_URL = "/api/v1/creators/social/disconnect"
 REGISTER_URL = "/api/v1/auth/register"
 SECRET_FAILURE_TEXT = "kaboom-internal-detail-7f3a"
 
@@ -197,6 +224,116 @@ def test_database_error_mid_request_is_500_and_changes_nothing(db, monkeypatch, 
         r for r in caplog.records if r.getMessage() == "Database failure while serving the request"
     )
     assert "socialhub_no_such_table" in str(failure.exc_info[1])
+
+
+def wsgi_request(method: str, path: str, body: dict, **headers):
+    """One request through Django's WSGI handler, as a WSGI server's worker thread serves
+    it: ``request_started`` and ``request_finished`` run ``close_old_connections`` (the
+    test client leaves that out), so a connection broken in one request is replaced in the
+    next. The response has ``json()`` like the test client's."""
+    environ = (
+        RequestFactory()
+        .generic(method, path, json.dumps(body), content_type="application/json", **headers)
+        .environ
+    )
+    response = WSGIHandler()(environ, lambda status, response_headers, exc_info=None: None)
+    try:
+        content = b"".join(response)
+    finally:
+        response.close()
+    response.json = lambda: json.loads(content)
+    return response
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_connection_killed_mid_transaction_is_500_and_the_next_request_works(
+    monkeypatch, caplog
+):
+    """The request's PostgreSQL backend is terminated (``pg_terminate_backend``) while its
+    disconnect has written everything but not committed."""
+    # given: an account with a queued post and history; the disconnect pauses after its
+    # audit write, on the request's own connection
+    user = UserFactory()
+    account = SocialAccountFactory(user=user, followers=1200)
+    SocialAccountFactory(user=user, platform="x", followers=800)
+    queued = PostTargetFactory(social_account=account)
+    MetricsSnapshotFactory.create_batch(3, social_account=account)
+    before = database_state()
+    paused, resume, first_answered, checked = (threading.Event() for _ in range(4))
+    backend: list[int] = []
+    real_audit_event_record = disconnect_module.audit_event_record
+
+    def audit_then_pause(**kwargs):
+        event = real_audit_event_record(**kwargs)
+        if not paused.is_set():
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                backend.append(cursor.fetchone()[0])
+            paused.set()
+            assert resume.wait(timeout=10)
+        return event
+
+    monkeypatch.setattr(disconnect_module, "audit_event_record", audit_then_pause)
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {RefreshToken.for_user(user).access_token}"}
+    body = {"platform": "instagram"}
+    responses = []
+
+    def one_server_thread():
+        try:
+            responses.append(
+                wsgi_request(
+                    "POST", DISCONNECT_URL, body, HTTP_X_CORRELATION_ID="killed-1", **headers
+                )
+            )
+            first_answered.set()
+            assert checked.wait(timeout=10)
+            responses.append(wsgi_request("POST", DISCONNECT_URL, body, **headers))
+        finally:
+            connection.close()
+
+    server = threading.Thread(target=one_server_thread)
+    server.start()
+    try:
+        # when: the backend is killed from another connection while the request waits
+        assert paused.wait(timeout=10)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", backend)
+            assert cursor.fetchone()[0] is True
+            for _ in range(1000):  # gone once PostgreSQL has reaped it
+                cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", backend)
+                if cursor.fetchone()[0] == 0:
+                    break
+                time.sleep(0.01)
+            else:
+                raise AssertionError("the backend was not terminated")
+        resume.set()
+        assert first_answered.wait(timeout=10)
+
+        # then: the client gets the 500 envelope with its correlation id, and no detail
+        error = assert_error(responses[0], 500, "INTERNAL")
+        assert error["correlationId"] == "killed-1"
+        text = json.dumps(responses[0].json())
+        assert "Traceback" not in text
+        assert "terminat" not in text.lower()
+        assert "safe to retry" in error["message"]
+        # and nothing was half-written
+        assert database_state() == before
+        queued.refresh_from_db()
+        assert (queued.status, queued.social_account_id) == (PostTarget.Status.QUEUED, account.pk)
+        assert any(
+            r.getMessage() == "Database failure while serving the request" for r in caplog.records
+        )
+    finally:
+        checked.set()
+        resume.set()
+        server.join(timeout=20)
+
+    # and the same thread's next request gets a new connection and does the disconnect
+    assert not server.is_alive()
+    assert assert_success(responses[1]) is None
+    assert not SocialAccount.objects.filter(pk=account.pk).exists()
+    assert AuditEvent.objects.filter(action="social_account.disconnected").count() == 1
+    assert CreatorProfile.objects.get(user=user).total_followers == 800
 
 
 def test_application_error_details_and_vars_reach_the_envelope(user, api_client):
@@ -436,6 +573,81 @@ def test_rate_limit_fails_closed_with_503_when_cache_is_down(db, cache_down, api
     assert_error(response, 503, "UNAVAILABLE")
     assert int(response["Retry-After"]) >= 1
     assert not User.objects.filter(email="nocache@example.com").exists()
+
+
+def _rate_limited_request(group: str, user, account) -> tuple[APIClient, str, str, dict]:
+    """(client, method, path, body) of an endpoint counted under each rate-limit group."""
+    signed_in = bearer_client(user)
+    later = (timezone.now() + dt.timedelta(days=1)).isoformat()
+    return {
+        "auth.register": (
+            APIClient(),
+            "post",
+            REGISTER_URL,
+            {"email": "nocache@example.com", "password": "a long enough passphrase", "name": "N"},
+        ),
+        "auth.login": (
+            APIClient(),
+            "post",
+            LOGIN_URL,
+            {"email": user.email, "password": DEFAULT_PASSWORD},
+        ),
+        "auth.refresh": (
+            APIClient(),
+            "post",
+            "/api/v1/auth/refresh",
+            {"refreshToken": str(RefreshToken.for_user(user))},
+        ),
+        "creator.social.connect": (
+            signed_in,
+            "post",
+            "/api/v1/creators/social/connect/start",
+            {"platform": "x", "redirectUri": "https://app.example.com/callback"},
+        ),
+        "creator.social.disconnect": (
+            signed_in,
+            "post",
+            "/api/v1/creators/social/disconnect",
+            {"platform": account.platform},
+        ),
+        "partner.social.write": (signed_in, "delete", account_url(account), {}),
+        "workspace.write": (signed_in, "post", "/api/v1/workspaces", {"name": "Agency"}),
+        "posts.write": (
+            signed_in,
+            "post",
+            "/api/v1/scheduled-posts",
+            {"text": "Hi", "scheduledAt": later, "socialAccountIds": [account.public_id]},
+        ),
+    }[group]
+
+
+def _everything_a_write_may_touch() -> dict:
+    return {
+        **database_state(),
+        "users": set(User.objects.values_list("id", flat=True)),
+        "workspaces": set(Workspace.objects.values_list("id", flat=True)),
+        "oauth_states": OAuthState.objects.count(),
+        "posts_all": ScheduledPost.objects.count(),
+        "refresh_tokens": OutstandingToken.objects.count(),
+    }
+
+
+@pytest.mark.parametrize("group", sorted(settings.RATELIMITS))  # a new group fails here
+def test_every_rate_limited_endpoint_is_503_and_changes_nothing_when_the_cache_is_down(
+    user, account, cache_down, group
+):
+    # given
+    client, method, path, body = _rate_limited_request(group, user, account)
+    before = _everything_a_write_may_touch()
+
+    # when
+    response = getattr(client, method)(path, body, format="json")
+
+    # then: refused in the envelope, with a time to come back, and nothing done
+    error = assert_error(response, 503, "UNAVAILABLE")
+    assert error["message"] == "Rate limiting is unavailable; retry shortly."
+    assert response["Retry-After"] == "5"
+    assert _everything_a_write_may_touch() == before
 
 
 @pytest.mark.parametrize("failure", [ConnectionError, TimeoutError, OSError])

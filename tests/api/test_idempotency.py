@@ -35,6 +35,7 @@ from accounts.services import api_keys as api_keys_service
 from accounts.services import disconnect as disconnect_service
 from accounts.tasks import idempotency_records_purge_task
 from accounts.views import workspaces as workspace_views
+from scheduling.models import PostTarget, ScheduledPost
 from socialhub.api.idempotency import _InFlightLock, idempotency_records_purge
 from socialhub.api.ids import format_public_id
 from tests.factories import (
@@ -639,6 +640,80 @@ def test_concurrent_identical_disconnects_run_once():
         assert response.json() == {"success": True}
     assert not SocialAccount.objects.filter(user=user).exists()
     assert AuditEvent.objects.filter(action="social_account.disconnected").count() == 1
+
+
+MANY_CALLERS = 20
+POSTS_URL = "/api/v1/scheduled-posts"
+
+
+def _retry_the_conflicts(responses, request) -> list:
+    """Each request refused as "in flight" retried once, now that the first has finished."""
+    return [request() if response.status_code == 409 else response for response in responses]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_many_identical_disconnects_under_one_key_disconnect_once(idle_broker):
+    # given: twenty threads of one API key, each on its own connection
+    user = UserFactory()
+    account = SocialAccountFactory(user=user, followers=100)
+    SocialAccountFactory(user=user, platform=Platform.X, followers=40)
+    _api_key, secret = api_key_for(personal_workspace(user), scopes=["social:write"])
+
+    def request():
+        return delete_account(key_client(secret), account, key="many-dc")
+
+    # when
+    responses = run_concurrently(*[request] * MANY_CALLERS)
+
+    # then: one did the work; every other answer is that report replayed, or "in flight",
+    # never the 404 a second disconnect would get
+    originals, replays, conflicts = _outcomes(responses)
+    assert len(originals) == 1
+    assert len(originals) + len(replays) + len(conflicts) == MANY_CALLERS
+    report = assert_success(originals[0])
+    assert report["socialAccountId"] == account.public_id
+    for replay in replays:
+        assert assert_success(replay) == report
+    # and a retry of each refused one gets the same report
+    for response in _retry_the_conflicts(conflicts, request):
+        assert_replayed(response)
+        assert assert_success(response) == report
+    # one effect
+    assert AuditEvent.objects.filter(action="social_account.disconnected").count() == 1
+    assert TokenRevocation.objects.count() == idle_broker.queued() == 1
+    assert list(SocialAccount.objects.filter(user=user).values_list("platform", flat=True)) == ["x"]
+    assert IdempotencyRecord.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_many_identical_post_creates_under_one_key_create_one_post():
+    # given: twenty threads of one user scheduling the same post under one key
+    user = UserFactory()
+    account = SocialAccountFactory(user=user, followers=100)
+    body = {
+        "text": "Launch day",
+        "scheduledAt": (timezone.now() + timedelta(days=1)).isoformat(),
+        "socialAccountIds": [account.public_id],
+    }
+
+    def request():
+        return bearer_client(user).post(POSTS_URL, body, format="json", **with_key("many-post"))
+
+    # when
+    responses = run_concurrently(*[request] * MANY_CALLERS)
+
+    # then: one post, and every answer (after retrying the "in flight" ones) names it
+    originals, replays, conflicts = _outcomes(responses)
+    assert len(originals) == 1
+    created = assert_success(originals[0], 201)
+    for response in replays + _retry_the_conflicts(conflicts, request):
+        assert_replayed(response)
+        assert assert_success(response, 201) == created
+    assert list(ScheduledPost.objects.values_list("id", flat=True)) == [
+        uuid.UUID(created["id"].removeprefix("sp_"))
+    ]
+    assert PostTarget.objects.count() == 1
+    assert AuditEvent.objects.filter(action="scheduled_post.created").count() == 1
 
 
 @pytest.mark.django_db(transaction=True)

@@ -4,6 +4,8 @@ as a workspace member (JWT) and as a workspace API key, with the per-key write l
 from __future__ import annotations
 
 import datetime as dt
+import json
+import logging
 import types
 import uuid
 
@@ -26,10 +28,13 @@ from accounts.models import (
     SocialAccount,
     SocialMetrics,
     TokenRevocation,
+    WebhookDelivery,
 )
 from accounts.services.actors import Actor
 from accounts.services.disconnect import social_account_disconnect
+from accounts.tasks import token_revocations_sweep_task, webhook_deliveries_sweep_task
 from scheduling.models import PostTarget, ScheduledPost
+from tests.celery_worker import broker_unreachable
 from tests.factories import (
     InboxItemFactory,
     LeaseFactory,
@@ -41,6 +46,7 @@ from tests.factories import (
     add_member,
     api_key_for,
     personal_workspace,
+    sandbox_connected_account,
     shared_workspace,
 )
 from tests.helpers import (
@@ -52,7 +58,10 @@ from tests.helpers import (
     followers_of,
     key_client,
     leased_url,
+    live_credentials,
+    run_concurrently,
 )
+from tests.webhook_receiver import Receiver, endpoint_for
 
 pytestmark = pytest.mark.django_db
 
@@ -985,3 +994,100 @@ def test_a_repeated_workspace_filter_is_400(team):
 
     error = assert_error(response, 400, "VALIDATION")
     assert [item["field"] for item in error["details"]] == ["workspace"]
+
+
+# Fifty callers at once, and a broker that is down --------------------------------------------
+
+PARALLEL_CALLERS = 50
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("caller", ["api_key", "owner"])
+def test_fifty_parallel_disconnects_of_one_account_succeed_exactly_once(
+    team, doomed, idle_broker, caller
+):
+    # given: fifty clients of one caller, each on its own thread and database connection
+    def client():
+        return key_client(team.secret) if caller == "api_key" else bearer_client(team.owner)
+
+    account = doomed.account
+    url = account_url(account)
+
+    # when: all released together
+    responses = run_concurrently(*[lambda: client().delete(url)] * PARALLEL_CALLERS)
+
+    # then: one report, and the same 404 for everyone else
+    successes = [response for response in responses if response.status_code == 200]
+    assert len(successes) == 1
+    for response in responses:
+        if response.status_code != 200:
+            assert_error(response, 404, "NOT_FOUND", "social_account.not_found")
+    assert_report(
+        assert_success(successes[0]),
+        account,
+        reason="revoked_by_partner" if caller == "api_key" else "revoked_by_user",
+        dry_run=False,
+        canceled=2,
+        metrics=1,
+        snapshots=3,
+        inbox=2,
+    )
+    # and the disconnect happened once: one audit row, one revocation, totals right
+    [event] = AuditEvent.objects.filter(action="social_account.disconnected")
+    assert event.subject_ids[0] == account.public_id
+    assert event.data["canceledScheduledPosts"] == 2
+    assert list(TokenRevocation.objects.values_list("account_public_id", flat=True)) == [
+        account.public_id
+    ]
+    assert idle_broker.queued() == 1  # one revoke task
+    assert not SocialAccount.objects.filter(pk=account.pk).exists()
+    assert followers_of(team.member) == 50
+    assert followers_of(team.owner) == 1000 + 7
+    canceled = PostTarget.objects.filter(pk__in=[target.pk for target in doomed.queued])
+    assert set(canceled.values_list("status", "canceled_reason", "social_account")) == {
+        (TargetStatus.CANCELED, "account_disconnected", None)
+    }
+    # the post shared with the owner's account still goes out there; the other has nothing left
+    assert ScheduledPost.objects.get(pk=doomed.queued[0].post_id).status == "canceled"
+    assert ScheduledPost.objects.get(pk=doomed.queued[1].post_id).status == "queued"
+    published = PostTarget.objects.get(pk=doomed.published.pk)
+    assert (published.status, published.platform_post_id) == (TargetStatus.PUBLISHED, "x-1")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_disconnect_committed_while_the_broker_is_down_is_answered_and_loses_nothing(caplog):
+    # given: an account holding real sandbox tokens, and an endpoint subscribed to disconnects
+    user = UserFactory()
+    account = sandbox_connected_account(user, Platform.INSTAGRAM, handle="no_broker")
+    caplog.set_level(logging.INFO)
+    with Receiver() as receiver:
+        endpoint_for(account.workspace, receiver.url, ["account.disconnected"])
+
+        # when: the disconnect commits while Redis, the broker, refuses connections
+        with broker_unreachable():
+            response = bearer_client(user).delete(account_url(account))
+
+        # then: the caller is told what happened, a disconnect, not a 500 to retry
+        report = assert_success(response)
+        assert (report["socialAccountId"], report["status"]) == (account.public_id, "disconnected")
+        assert not SocialAccount.objects.filter(pk=account.pk).exists()
+        assert f"[social] Disconnected instagram for user {user.public_id}" in caplog.text
+        # and what leaves the database waits in its rows instead of being lost
+        [revocation] = TokenRevocation.objects.all()
+        assert revocation.account_public_id == account.public_id
+        [delivery] = WebhookDelivery.objects.all()
+        assert delivery.status == WebhookDelivery.Status.PENDING
+        assert caplog.text.count("Broker unavailable") == 2
+        assert live_credentials("no_broker") == 2
+        assert receiver.received == []
+
+        # when: the broker is back, the periodic sweeps find both (tasks run eagerly here)
+        assert token_revocations_sweep_task() == 1
+        assert webhook_deliveries_sweep_task() == 1
+
+        # then: revoked upstream and announced, once each
+        assert live_credentials("no_broker") == 0
+        assert not TokenRevocation.objects.exists()
+        assert WebhookDelivery.objects.get().status == WebhookDelivery.Status.DELIVERED
+        [received] = receiver.received
+        assert json.loads(received.body)["data"]["socialAccountId"] == account.public_id

@@ -4,9 +4,12 @@ retries and failures, leases that run out, and publishers racing each other."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
+from django.db.models.signals import post_save
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -24,6 +27,7 @@ from scheduling.services import (
 )
 from scheduling.tasks import post_target_publish_task, post_targets_publish_due_task
 from socialhub.api.errors import ApplicationError
+from tests.celery_worker import broker_unreachable
 from tests.factories import (
     PostTargetFactory,
     ScheduledPostFactory,
@@ -557,6 +561,35 @@ def test_a_post_with_one_published_and_one_failed_target_is_partially_published(
     }
 
 
+@pytest.mark.django_db(transaction=True)
+def test_publishes_the_broker_cannot_take_are_claimed_again_when_their_lease_runs_out(caplog):
+    creator = UserFactory()
+    account = sandbox_connected_account(creator, Platform.INSTAGRAM, handle="no_broker_pub")
+    post = due_post(creator, account)
+
+    # when: the periodic claim commits, then finds no broker for the publish task
+    with broker_unreachable():
+        claimed = post_targets_publish_due_task()
+
+    # then: the claim stands (nothing lost, nothing raised), and nothing was published
+    assert claimed == 1
+    [target_id] = PostTarget.objects.values_list("pk", flat=True)
+    assert "Broker unavailable" in caplog.text
+    assert status_of(PostTarget(pk=target_id)) == T.PUBLISHING
+    assert not SandboxPost.objects.exists()
+    assert post_targets_claim_due(limit=50) == []  # still leased
+
+    # when: the lease runs out and the broker is back
+    expire_lease(target_id)
+    reclaimed = post_targets_claim_due(limit=50)  # its publish task runs eagerly
+
+    # then: published once
+    assert reclaimed == [target_id]
+    assert status_of(PostTarget(pk=target_id)) == T.PUBLISHED
+    assert SandboxPost.objects.count() == 1
+    assert status_of(post) == P.PUBLISHED
+
+
 # Races on PostgreSQL ---------------------------------------------------------------------
 
 
@@ -684,3 +717,159 @@ def test_the_sandbox_refuses_an_overlong_idempotency_key(creator):
         )
 
     assert not SandboxPost.objects.exists()
+
+
+# The publisher racing a disconnect ---------------------------------------------------------
+
+
+class Timeline:
+    """What happened, in order, across threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.events: list[str] = []
+
+    def add(self, event: str) -> None:
+        with self._lock:
+            self.events.append(event)
+
+    def before(self, first: str, then: str) -> bool:
+        return self.events.index(first) < self.events.index(then)
+
+
+def _committed_or_waiting_on_a_lock(timeline: Timeline, timeout: float = 10) -> None:
+    """Block until the disconnect committed, or another connection waits on a lock."""
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            if "disconnect committed" in timeline.events:
+                return
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.005)
+    raise AssertionError("the disconnect neither committed nor waited")
+
+
+def _in_thread(call) -> threading.Thread:
+    failures = []
+
+    def run():
+        try:
+            call()
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.failures = failures
+    thread.start()
+    return thread
+
+
+def _joined(*threads: threading.Thread) -> None:
+    for thread in threads:
+        thread.join(timeout=20)
+        assert not thread.is_alive()
+        assert not thread.failures, thread.failures
+
+
+ORDERINGS = ["publish_first", "disconnect_during_the_call", "disconnect_first", "together"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_disconnect_racing_the_publisher_never_lets_a_post_out_after_it(monkeypatch, idle_broker):
+    """The real publish task and the real disconnect, on their own threads and connections,
+    in every order: the platform call is held at its start until the test lets it go. The
+    revocation waits on the broker for a worker, as in production, so a token stays valid
+    upstream for a while after the disconnect: only the service can stop the post.
+
+    Either the post went out before the disconnect committed (and stays in the history), or
+    the target ended failed or canceled and the platform has no post."""
+    timeline = Timeline()
+    at_platform, go = threading.Event(), threading.Event()
+    original = SandboxProvider.publish
+
+    def held_publish(self, **kwargs):
+        at_platform.set()
+        assert go.wait(timeout=10)
+        return original(self, **kwargs)
+
+    def upstream_post_created(sender, created, **kwargs):
+        if created:
+            timeline.add("upstream post created")
+
+    monkeypatch.setattr(SandboxProvider, "publish", held_publish)
+    post_save.connect(upstream_post_created, sender=SandboxPost, weak=False)
+    outcomes = []
+    try:
+        for round_ in range(12):
+            ordering = ORDERINGS[round_ % len(ORDERINGS)]
+            timeline.events.clear()
+            at_platform.clear()
+            go.clear()
+            creator = UserFactory()
+            account = sandbox_connected_account(creator, Platform.X, handle=f"racer_{round_}")
+            post = due_post(creator, account)
+            later = PostTargetFactory(social_account=account)  # queued for tomorrow
+            [target_id] = post_targets_claim_due(limit=50)  # its task waits on the broker
+
+            def publish(target_id=target_id):
+                post_target_publish_task.apply(args=[str(target_id)])
+
+            def disconnect(account=account, creator=creator):
+                with transaction.atomic():
+                    transaction.on_commit(lambda: timeline.add("disconnect committed"))
+                    social_account_disconnect(
+                        account=account, actor=Actor.for_user(creator), reason="revoked_by_user"
+                    )
+
+            if ordering == "publish_first":
+                go.set()
+                _joined(_in_thread(publish))
+                _joined(_in_thread(disconnect))
+            elif ordering == "disconnect_during_the_call":
+                publisher = _in_thread(publish)
+                assert at_platform.wait(timeout=10)
+                disconnector = _in_thread(disconnect)
+                _committed_or_waiting_on_a_lock(timeline)
+                go.set()
+                _joined(publisher, disconnector)
+            elif ordering == "disconnect_first":
+                go.set()
+                _joined(_in_thread(disconnect))
+                _joined(_in_thread(publish))
+            else:
+                go.set()
+                run_concurrently(publish, disconnect)
+
+            target = PostTarget.objects.get(pk=target_id)
+            upstream = list(SandboxPost.objects.filter(idempotency_key=target.public_id))
+            if upstream or target.status == T.PUBLISHED:
+                # published before the disconnect, and kept in the history
+                assert timeline.before("upstream post created", "disconnect committed"), (
+                    ordering,
+                    timeline.events,
+                )
+                assert target.status == T.PUBLISHED
+                assert target.platform_post_id == upstream[0].upstream_id
+                assert status_of(post) == P.PUBLISHED
+            else:
+                assert target.status in {T.FAILED, T.CANCELED}, (ordering, target.status)
+                assert status_of(post) in {P.FAILED, P.CANCELED}
+            assert len(upstream) <= 1
+            assert (target.social_account_id, target.account_handle) == (None, f"racer_{round_}")
+            later.refresh_from_db()
+            assert (later.status, later.canceled_reason) == (T.CANCELED, "account_disconnected")
+            assert not SocialAccount.objects.filter(pk=account.pk).exists()
+            outcomes.append((ordering, target.status))
+    finally:
+        post_save.disconnect(upstream_post_created, sender=SandboxPost)
+
+    # both orderings really occurred
+    assert ("disconnect_during_the_call", T.PUBLISHED) in outcomes
+    assert ("disconnect_first", T.FAILED) in outcomes

@@ -1,6 +1,6 @@
 """What the disconnect and offboard commands share: the prompt, the progress line, the
 summary table and the exit codes: 0 done, 1 refused or aborted, 2 a usage error (argparse's
-own), 3 some account failed, 130 interrupted (Ctrl-C)."""
+own), 3 some account failed or the run stopped on a database error, 130 interrupted (Ctrl-C)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 
 from accounts.services.offboarding import (
     DISCONNECTED,
@@ -23,6 +24,8 @@ from accounts.services.offboarding import (
 EXIT_FAILED = 3
 EXIT_INTERRUPTED = 130  # the shell's code for Ctrl-C
 BAR_WIDTH = 30
+
+logger = logging.getLogger("socialhub.social")
 
 
 def _plain(text: str) -> str:
@@ -294,5 +297,16 @@ def run(command: BaseCommand, offboard, *, question: str, options: dict) -> None
                     "at that moment was either committed or rolled back; run the command "
                     "again to do the rest.",
                     returncode=EXIT_INTERRUPTED,
+                ) from None
+            except DatabaseError as exc:
+                # Reading the next accounts or writing the run's summary failed: the accounts
+                # done so far stay done, so this is not "nothing changed" (exit 1).
+                logger.exception("[social] Offboarding stopped on a database error")
+                raise CommandError(
+                    f"Stopped after {finished} account(s) on a database error "
+                    f"({type(exc).__name__}). Every account finished so far is disconnected, "
+                    "any account in progress was committed or rolled back; run the command "
+                    "again to do the rest.",
+                    returncode=EXIT_FAILED,
                 ) from None
         finish(command, summary, as_json=as_json, items=spool)
