@@ -77,6 +77,7 @@ class SocialAccount(PublicIdModel):
         indexes = [
             models.Index(fields=["user", "connected_at"], name="social_account_user_conn"),
             models.Index(fields=["workspace", "platform"], name="social_account_ws_platform"),
+            models.Index(fields=["platform", "platform_user_id"], name="social_account_upstream"),
             models.Index(fields=["status", "token_expires_at"], name="social_account_refresh"),
         ]
 
@@ -176,6 +177,9 @@ class TokenRevocation(models.Model):
 
     platform = models.CharField(max_length=32, choices=Platform.choices)
     account_public_id = models.CharField(max_length=64)
+    # The upstream account the tokens belong to ("" when unknown): while it is connected
+    # here again, revoking could end that grant too (see token_revocation_process).
+    platform_user_id = models.CharField(max_length=191, blank=True, db_default="")
     access_token = EncryptedTextField()
     refresh_token = EncryptedTextField()
     attempts = models.PositiveSmallIntegerField(default=0)

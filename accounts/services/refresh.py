@@ -165,7 +165,12 @@ def _mark_token_expired(
 
 
 def _store_tokens(
-    social_account_id, *, platform: str, used_refresh_token: str, tokens: TokenSet
+    social_account_id,
+    *,
+    platform: str,
+    platform_user_id: str,
+    used_refresh_token: str,
+    tokens: TokenSet,
 ) -> RefreshOutcome:
     public_id = format_public_id(SocialAccount.ID_PREFIX, social_account_id)
     with transaction.atomic():
@@ -177,6 +182,7 @@ def _store_tokens(
                 access_token=tokens.access_token,
                 refresh_token=tokens.refresh_token,
                 account_public_id=public_id,
+                platform_user_id=platform_user_id,
             )
             return RefreshOutcome("skipped")
         if account.refresh_token != used_refresh_token:
@@ -214,7 +220,7 @@ def social_account_token_refresh(
     try:
         row = (
             SocialAccount.objects.filter(pk=social_account_id)
-            .values_list("platform", "refresh_token", "token_expires_at")
+            .values_list("platform", "platform_user_id", "refresh_token", "token_expires_at")
             .first()
         )
     except TokenDecryptionError:
@@ -223,7 +229,7 @@ def social_account_token_refresh(
         return RefreshOutcome("failed")
     if row is None:  # disconnected since the claim
         return RefreshOutcome("skipped")
-    platform, refresh_token, expires_at = row
+    platform, platform_user_id, refresh_token, expires_at = row
 
     if not refresh_token:
         if expires_at is not None and expires_at <= now:
@@ -267,7 +273,11 @@ def social_account_token_refresh(
         logger.error("Token refresh of %s %s rejected: %s", platform, social_account_id, exc)
         return RefreshOutcome("failed")
     return _store_tokens(
-        social_account_id, platform=platform, used_refresh_token=refresh_token, tokens=tokens
+        social_account_id,
+        platform=platform,
+        platform_user_id=platform_user_id,
+        used_refresh_token=refresh_token,
+        tokens=tokens,
     )
 
 

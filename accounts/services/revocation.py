@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.crypto import TokenDecryptionError
-from accounts.models import TokenRevocation
+from accounts.models import SocialAccount, TokenRevocation
 from accounts.providers import (
     ProviderDefinitiveError,
     ProviderError,
@@ -36,7 +36,7 @@ CLAIM_LEASE = timedelta(minutes=5)
 
 @dataclass(frozen=True)
 class RevocationOutcome:
-    status: str  # revoked | refused | abandoned | not_due | retry
+    status: str  # revoked | refused | abandoned | superseded | not_due | retry
     retry_in: int | None = None
 
 
@@ -65,6 +65,15 @@ def _claim(revocation_id: int):
     return row, tokens
 
 
+def _connected_again(row: TokenRevocation) -> bool:
+    """Whether the upstream account of ``row`` is connected here (again, or by someone else)."""
+    return bool(row.platform_user_id) and (
+        SocialAccount.objects.filter(platform=row.platform, platform_user_id=row.platform_user_id)
+        .values("pk")
+        .exists()
+    )
+
+
 def token_revocation_process(*, revocation_id: int) -> RevocationOutcome:
     row, tokens = _claim(revocation_id)
     if row is None or tokens is None:
@@ -73,6 +82,16 @@ def token_revocation_process(*, revocation_id: int) -> RevocationOutcome:
         logger.error("Token revocation %s: tokens do not decrypt; dropping them", row.pk)
         TokenRevocation.objects.filter(pk=row.pk).delete()
         return RevocationOutcome("abandoned")
+    if _connected_again(row):
+        # Platforms that revoke per user and client (not per grant) would end the live
+        # grant with these tokens. They are dropped instead and left to expire.
+        logger.info(
+            "Token revocation %s: %s is connected again; tokens dropped, not revoked",
+            row.pk,
+            row.platform,
+        )
+        TokenRevocation.objects.filter(pk=row.pk).delete()
+        return RevocationOutcome("superseded")
     access_token, refresh_token = tokens
     try:
         provider_for(row.platform).revoke(access_token=access_token, refresh_token=refresh_token)
@@ -106,15 +125,22 @@ def token_revocation_process(*, revocation_id: int) -> RevocationOutcome:
 
 
 def token_revocation_enqueue(
-    *, platform: str, access_token: str, refresh_token: str, account_public_id: str = ""
+    *,
+    platform: str,
+    access_token: str,
+    refresh_token: str,
+    account_public_id: str = "",
+    platform_user_id: str = "",
 ) -> int:
-    """Queue tokens we will not keep (e.g. from a refused connect) for upstream revocation."""
+    """Queue tokens we will not keep (e.g. from a refused connect) for upstream revocation;
+    ``platform_user_id`` names the upstream account they belong to."""
     from accounts.tasks.revocation import token_revocation_process_task  # imports this module
 
     with transaction.atomic():
         row = TokenRevocation.objects.create(
             platform=platform,
             account_public_id=account_public_id,
+            platform_user_id=platform_user_id,
             access_token=access_token,
             refresh_token=refresh_token,
         )

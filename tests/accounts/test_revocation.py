@@ -13,10 +13,14 @@ from django.utils import timezone
 from accounts import crypto
 from accounts.models import Platform, TokenRevocation
 from accounts.providers import ProviderTransientError, SandboxProvider
+from accounts.services.actors import Actor
+from accounts.services.disconnect import DisconnectReason, social_account_disconnect
+from accounts.services.refresh import social_account_token_refresh
 from accounts.services.revocation import token_revocation_process, token_revocations_due
 from accounts.services.sandbox import sandbox_grant_issue
 from accounts.tasks import token_revocation_process_task, token_revocations_sweep_task
-from tests.helpers import live_credentials
+from tests.factories import UserFactory, sandbox_connected_account
+from tests.helpers import bearer_client, connect, live_credentials
 
 pytestmark = pytest.mark.django_db
 
@@ -216,3 +220,75 @@ def test_the_sweep_processes_due_rows_and_skips_the_rest(sandbox_http):
     assert swept == 2
     assert sandbox_http.calls.count(REVOKE_CALL) == 4
     assert list(TokenRevocation.objects.values_list("pk", flat=True)) == [waiting.pk]
+
+
+# The upstream account connected again before its old tokens are revoked --------------------
+
+
+def _disconnect_holding_the_revoke(account) -> TokenRevocation:
+    """Disconnect ``account``; its revoke task is not run, as when the worker is behind."""
+    social_account_disconnect(
+        account=account, actor=Actor.system("test"), reason=DisconnectReason.REVOKED_BY_USER
+    )
+    return TokenRevocation.objects.get(account_public_id=account.public_id)
+
+
+def test_a_revoke_due_after_the_account_was_reconnected_spares_the_new_grant(user, sandbox_http):
+    """The sandbox, like platforms that revoke per user and client, would end every grant of
+    the upstream account: revoking the old tokens now would disconnect the new account."""
+    # given: disconnected, then connected again before the worker revoked the old tokens
+    old = sandbox_connected_account(user, Platform.INSTAGRAM, handle="back_again")
+    row = _disconnect_holding_the_revoke(old)
+    assert row.platform_user_id == old.platform_user_id
+    new = sandbox_connected_account(user, Platform.INSTAGRAM, handle="back_again")
+
+    # when
+    outcome = token_revocation_process(revocation_id=row.pk)
+
+    # then: the old tokens are dropped without a call, and the new grant still works
+    assert outcome.status == "superseded"
+    assert REVOKE_CALL not in sandbox_http.calls
+    assert not TokenRevocation.objects.exists()
+    assert social_account_token_refresh(social_account_id=new.pk).status == "refreshed"
+
+
+def test_a_revoke_spares_the_grant_another_creator_holds_on_the_same_upstream_account(
+    user, sandbox_http
+):
+    # given: two creators connected one upstream account in their own workspaces
+    mine = sandbox_connected_account(user, Platform.X, handle="shared_brand")
+    theirs = sandbox_connected_account(UserFactory(), Platform.X, handle="shared_brand")
+    row = _disconnect_holding_the_revoke(mine)
+
+    # when
+    outcome = token_revocation_process(revocation_id=row.pk)
+
+    # then
+    assert outcome.status == "superseded"
+    assert social_account_token_refresh(social_account_id=theirs.pk).status == "refreshed"
+
+
+def test_control_with_the_upstream_account_gone_for_good_the_tokens_are_revoked(user, sandbox_http):
+    gone = sandbox_connected_account(user, Platform.INSTAGRAM, handle="left_for_good")
+    row = _disconnect_holding_the_revoke(gone)
+
+    outcome = token_revocation_process(revocation_id=row.pk)
+
+    assert outcome.status == "revoked"
+    assert live_credentials("left_for_good") == 0
+
+
+def test_tokens_of_a_refused_connect_name_their_upstream_account(user, sandbox_http):
+    """A refused connect whose upstream account another creator holds must not end that
+    creator's grant either."""
+    theirs = sandbox_connected_account(UserFactory(), Platform.INSTAGRAM, handle="taken_brand")
+    sandbox_connected_account(user, Platform.INSTAGRAM, handle="first_brand")
+    client = bearer_client(user)
+
+    response = connect(client, "instagram", handle="taken_brand")
+
+    assert response.status_code == 409
+    row = TokenRevocation.objects.get()
+    assert row.platform_user_id == theirs.platform_user_id
+    assert token_revocation_process(revocation_id=row.pk).status == "superseded"
+    assert social_account_token_refresh(social_account_id=theirs.pk).status == "refreshed"
