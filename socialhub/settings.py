@@ -274,7 +274,19 @@ if CELERY_BROKER_URL == "filesystem://":
     }
 else:
     # Must exceed the longest task plus the longest countdown/ETA, or tasks run twice.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 6 * 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": 6 * 3600,
+        # A broker host that does not answer costs a request seconds, not the OS's minutes.
+        "socket_connect_timeout": 2,
+        "socket_timeout": 5,
+    }
+# Publishing from a request: a short retry, then the outbox row's periodic run takes over.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
 # Task modules autodiscovery does not reach (see accounts/tasks/__init__.py).
 CELERY_IMPORTS = ("accounts.tasks.offboarding",)
 CELERY_TASK_IGNORE_RESULT = True

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
 from collections import Counter
 
 import pytest
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -238,3 +242,40 @@ def test_an_offboarding_whose_worker_died_mid_run_is_redelivered_and_finishes_on
         post__workspace=workspace, status=PostTarget.Status.QUEUED
     ).exists()
     assert followers_of(owner) == 0
+
+
+SILENT_BROKER_ENQUEUE = """
+import os, socket, sys, time
+silent = socket.socket()
+silent.bind(("127.0.0.1", 0))
+silent.listen(16)  # connections are accepted by the kernel and never answered
+os.environ["REDIS_URL"] = "redis://127.0.0.1:%d/0" % silent.getsockname()[1]
+import django
+django.setup()
+from accounts.tasks import token_revocation_process_task
+started = time.monotonic()
+try:
+    token_revocation_process_task.delay(1)
+except Exception as exc:
+    print(type(exc).__name__, round(time.monotonic() - started))
+"""
+
+
+def test_an_enqueue_to_a_broker_that_never_answers_gives_up_instead_of_hanging(tmp_path):
+    """Without socket timeouts the request that enqueues would wait for ever; the outbox row
+    it committed is what still gets the work done (see the sweep tests)."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "socialhub.settings",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+    }
+    child = subprocess.run(
+        [sys.executable, "-c", SILENT_BROKER_ENQUEUE],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=settings.BASE_DIR,
+    )
+
+    assert child.stdout.split()[0] == "OperationalError", child.stderr[-2000:]
