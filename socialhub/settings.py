@@ -143,6 +143,8 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Django's backend, reading date-times with psycopg's compiled loader.
     DATABASES["default"]["ENGINE"] = "socialhub.postgresql"
+    # A database host that does not answer fails the request in seconds, not minutes.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The embedded default shares the file between the web server and the worker.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
