@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import threading
 from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
@@ -17,6 +18,8 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 from django.db import connection
 from django.test import Client
+from django.urls import URLResolver, get_resolver
+from django.urls.resolvers import RoutePattern
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 from rest_framework.test import APIClient
@@ -326,3 +329,45 @@ def complete(client, auth: Authorization, **overrides):
 def connect(client, platform: str = "instagram", **kwargs):
     """The whole flow; returns the response of POST connect."""
     return complete(client, authorize(client, platform, **kwargs))
+
+
+# The API's routes, read from the URL resolver ------------------------------------------
+
+HTTP_METHODS = ("get", "post", "put", "patch", "delete")
+_PARAMETER = re.compile(r"<(?:\w+:)?(\w+)>")
+
+
+@dataclasses.dataclass(frozen=True)
+class ApiRoute:
+    """One ``path()`` under ``/api/``: its name, route, path parameters and the HTTP
+    methods its view implements."""
+
+    name: str
+    route: str
+    params: tuple[str, ...]
+    methods: tuple[str, ...]
+
+    def url(self, **values: str) -> str:
+        return _PARAMETER.sub(lambda match: values[match.group(1)], self.route)
+
+
+def api_routes() -> list[ApiRoute]:
+    """Every route under ``/api/`` (the catch-all excepted), so tests that walk them cover
+    a new endpoint without being told about it."""
+    routes = []
+
+    def walk(patterns, prefix: str) -> None:
+        for entry in patterns:
+            if isinstance(entry, URLResolver):
+                walk(entry.url_patterns, prefix + str(entry.pattern))
+                continue
+            route = prefix + str(entry.pattern)
+            if not route.startswith("/api/") or not isinstance(entry.pattern, RoutePattern):
+                continue
+            view = getattr(entry.callback, "view_class", None) or entry.callback.cls
+            methods = tuple(method for method in HTTP_METHODS if hasattr(view, method))
+            params = tuple(_PARAMETER.findall(route))
+            routes.append(ApiRoute(entry.name, route, params, methods))
+
+    walk(get_resolver().url_patterns, "/")
+    return routes

@@ -33,6 +33,7 @@ SETTINGS_VARIABLES = {
     "CACHE_KEY_PREFIX",
     "SANDBOX_BASE_URL",
     "SECURE_SSL_REDIRECT",
+    "SECURE_HSTS_SECONDS",
     "DJANGO_SETTINGS_MODULE",
 }
 PRINT_SETTINGS = """
@@ -213,6 +214,42 @@ def test_token_encryption_key_that_is_not_a_fernet_key_is_refused(monkeypatch, t
 
     with pytest.raises(ImproperlyConfigured, match="entry 2 is not a Fernet key"):
         settings_in_process(monkeypatch, tmp_path, TOKEN_ENCRYPTION_KEYS=keys)
+
+
+DEPLOY_CHECK = (
+    "from django.core.management import execute_from_command_line\n"
+    "execute_from_command_line(['manage.py', 'check', '--deploy', '--fail-level', 'WARNING'])\n"
+)
+
+
+def test_deploy_check_is_clean_under_production_settings(tmp_path, production_env):
+    """README: ``manage.py check --deploy`` reports nothing: HSTS, secure cookies, the SSL
+    redirect, a strong SECRET_KEY, DEBUG off, the sandbox off, nothing silenced."""
+    result = run_settings(tmp_path, DEPLOY_CHECK, SOCIALHUB_SANDBOX="0", **production_env)
+
+    assert result.returncode == 0, result.stderr
+    assert "System check identified no issues (0 silenced)." in result.stdout
+    assert "WARNINGS" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(
+    ("change", "reported"),
+    [
+        ({"SECURE_SSL_REDIRECT": "0"}, "security.W008"),
+        ({"SOCIALHUB_SANDBOX": "1"}, "socialhub.W001"),
+    ],
+    ids=["no-ssl-redirect", "sandbox-on"],
+)
+def test_deploy_check_fails_on_a_weakened_production_setting(
+    tmp_path, production_env, change, reported
+):
+    """The control for the test above: the same command does report what it should."""
+    env = {"SOCIALHUB_SANDBOX": "0", **production_env, **change}
+
+    result = run_settings(tmp_path, DEPLOY_CHECK, **env)
+
+    assert result.returncode != 0
+    assert reported in result.stderr
 
 
 def test_deploy_check_warns_when_the_sandbox_is_on_in_production(settings):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.contrib.auth import authenticate
+from django.core.exceptions import ObjectDoesNotExist
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.serializers import TokenRefreshSerializer
@@ -41,7 +42,9 @@ def auth_refresh(*, refresh_token: str) -> TokenPair:
     serializer = TokenRefreshSerializer(data={"refresh": refresh_token})
     try:
         serializer.is_valid(raise_exception=True)
-    except (TokenError, AuthenticationFailed):  # bad, expired, blacklisted, inactive user
+    except (TokenError, AuthenticationFailed, ObjectDoesNotExist):
+        # Bad, expired or blacklisted; inactive user; or a user deleted since (simplejwt
+        # looks the user up with .get(), which raises DoesNotExist).
         raise _unauthorized("The refresh token is invalid, expired or revoked.") from None
     data = serializer.validated_data
     return TokenPair(access=data["access"], refresh=data.get("refresh", refresh_token))

@@ -438,6 +438,45 @@ def test_an_unknown_key_is_401(team):
     _assert_key_refused(key_client("shk_" + "x" * 43).get(SOCIAL_ACCOUNTS_URL))
 
 
+@pytest.mark.parametrize(
+    "forge",
+    [
+        lambda secret: secret[:-1] + ("A" if secret[-1] != "A" else "B"),
+        lambda secret: secret[:12] + "x" * (len(secret) - 12),
+        lambda secret: secret[:-1],
+        lambda secret: secret + "x",
+        lambda secret: secret[:12] + secret[12:].swapcase(),
+    ],
+    ids=["last-char-changed", "prefix-only", "truncated", "extended", "case-swapped"],
+)
+def test_the_right_prefix_with_a_wrong_secret_is_401(team, forge):
+    key, secret = api_key_for(team)
+    forged = forge(secret)
+    assert forged != secret and forged[:12] == key.prefix
+
+    _assert_key_refused(key_client(forged).get(SOCIAL_ACCOUNTS_URL))
+
+    key.refresh_from_db()
+    assert key.last_used_at is None
+
+
+def test_a_key_is_looked_up_by_the_digest_of_the_whole_secret(team):
+    """No timing side channel on the secret: the database is asked for the row whose
+    SHA-256 digest matches (a unique index), so nothing compares the secret itself, and
+    the secret never travels to the database."""
+    _key, secret = api_key_for(team)
+
+    with CaptureQueriesContext(connection) as queries:
+        assert_success(key_client(secret).get(SOCIAL_ACCOUNTS_URL))
+
+    digest = hashlib.sha256(secret.encode()).hexdigest()
+    lookups = [q["sql"] for q in queries.captured_queries if f"'{digest}'" in q["sql"]]
+    assert len(lookups) == 1
+    assert '"secret_hash" =' in lookups[0]
+    assert all(secret[4:] not in q["sql"] for q in queries.captured_queries)
+    assert ApiKey._meta.get_field("secret_hash").unique
+
+
 def test_a_revoked_key_is_401(team):
     key, secret = api_key_for(team)
     ApiKey.objects.filter(pk=key.pk).update(revoked_at=timezone.now())

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
+import secrets
 from datetime import timedelta
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings as django_settings
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
@@ -394,6 +396,45 @@ def test_token_signed_with_secret_key_is_401(user):
 
 def test_refresh_token_is_not_an_access_token(user):
     _assert_bearer_refused(str(RefreshToken.for_user(user)))
+
+
+@pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
+@pytest.mark.parametrize("algorithm", ["HS384", "HS512"])
+def test_token_signed_with_the_right_key_but_another_hmac_algorithm_is_401(user, algorithm):
+    payload = AccessToken.for_user(user).payload
+    token = jwt.encode(payload, django_settings.JWT_SIGNING_KEY, algorithm=algorithm)
+
+    _assert_bearer_refused(token)
+
+
+def test_token_signed_with_an_rsa_key_as_rs256_is_401(user):
+    private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    payload = AccessToken.for_user(user).payload
+
+    _assert_bearer_refused(jwt.encode(payload, private_key, algorithm="RS256"))
+
+
+def test_token_signed_with_an_unrelated_random_key_is_401(user):
+    payload = AccessToken.for_user(user).payload
+
+    _assert_bearer_refused(jwt.encode(payload, secrets.token_urlsafe(50), algorithm="HS256"))
+
+
+def test_access_token_of_deleted_user_is_401(user):
+    client = bearer_client(user)
+    User.objects.filter(pk=user.pk).delete()
+
+    assert_error(client.get(PROFILE_URL), 401, "AUTH_UNAUTHORIZED")
+
+
+def test_refresh_token_of_deleted_user_is_401(user, api_client):
+    pair = token_pair(api_client, user)
+    User.objects.filter(pk=user.pk).delete()
+
+    response = api_client.post(REFRESH_URL, {"refreshToken": pair["refreshToken"]}, format="json")
+
+    assert_error(response, 401, "AUTH_UNAUTHORIZED")
+    assert "accessToken" not in response.content.decode()
 
 
 def test_access_token_of_deactivated_user_is_401(user):

@@ -3,11 +3,15 @@ social-account endpoints, and the kill switches that shut API keys off."""
 
 from __future__ import annotations
 
+import itertools
 import logging
+import re
 import types
 import uuid
 
 import pytest
+from django.utils import timezone
+from drf_spectacular.generators import SchemaGenerator
 
 from accounts.models import (
     ApiKey,
@@ -15,8 +19,10 @@ from accounts.models import (
     Membership,
     Platform,
     SocialAccount,
+    WebhookDelivery,
+    WebhookEndpoint,
 )
-from scheduling.models import PostTarget
+from scheduling.models import PostTarget, ScheduledPost
 from tests.factories import (
     InboxItemFactory,
     LeaseFactory,
@@ -30,6 +36,7 @@ from tests.factories import (
 )
 from tests.helpers import (
     account_url,
+    api_routes,
     assert_error,
     assert_success,
     bearer_client,
@@ -37,6 +44,7 @@ from tests.helpers import (
     key_client,
     leased_url,
 )
+from tests.webhook_receiver import endpoint_for
 
 pytestmark = pytest.mark.django_db
 
@@ -65,6 +73,13 @@ def tenant(name: str):
         InboxItemFactory(social_account=each)
     LeaseFactory(social_account=leased)
     key, secret = api_key_for(workspace, name=f"{name} key")
+    # A webhook that failed (so "enable" would change it) with one delivery on record.
+    webhook, _webhook_secret = endpoint_for(workspace, f"https://hooks.example.com/{name}")
+    WebhookEndpoint.objects.filter(pk=webhook.pk).update(
+        active=False, disabled_at=timezone.now(), disabled_reason="failing"
+    )
+    WebhookDelivery.objects.create(endpoint=webhook, event="account.connected", body="{}")
+    post = ScheduledPost.objects.get(targets__social_account=account)
     return types.SimpleNamespace(
         workspace=workspace,
         owner=owner,
@@ -74,6 +89,8 @@ def tenant(name: str):
         leased=leased,
         key=key,
         secret=secret,
+        webhook=webhook,
+        post=post,
     )
 
 
@@ -82,139 +99,194 @@ def tenants():
     return types.SimpleNamespace(a=tenant("A"), b=tenant("B"))
 
 
-# Tenant matrix ------------------------------------------------------------------------
+# Tenant matrix: every parameterised endpoint, probed with another tenant's ids --------
 
-# (name, method, path(b, a), body, may a key call it?)
-PROBES = [
-    ("read account", "get", lambda b, a: account_url(b.account), None, True),
-    ("disconnect", "delete", lambda b, a: account_url(b.account), None, True),
-    (
-        "dry-run disconnect",
-        "delete",
-        lambda b, a: account_url(b.account) + "?dryRun=true",
-        None,
-        True,
-    ),
-    ("disconnect leased", "delete", lambda b, a: account_url(b.leased), None, True),
-    ("release lease", "delete", lambda b, a: leased_url(b.leased), None, True),
-    ("dry-run release", "delete", lambda b, a: leased_url(b.leased) + "?dryRun=1", None, True),
-    (
-        "list B",
-        "get",
-        lambda b, a: f"/api/v1/social-accounts?workspace={b.workspace.public_id}",
-        None,
-        True,
-    ),
-    (
-        "members",
-        "get",
-        lambda b, a: f"/api/v1/workspaces/{b.workspace.public_id}/members",
-        None,
-        False,
-    ),
-    (
-        "add member",
-        "post",
-        lambda b, a: f"/api/v1/workspaces/{b.workspace.public_id}/members",
-        "self-as-owner",
-        False,
-    ),
-    (
-        "api keys",
-        "get",
-        lambda b, a: f"/api/v1/workspaces/{b.workspace.public_id}/api-keys",
-        None,
-        False,
-    ),
-    (
-        "create api key",
-        "post",
-        lambda b, a: f"/api/v1/workspaces/{b.workspace.public_id}/api-keys",
-        {"name": "sneaky", "scopes": [READ, WRITE]},
-        False,
-    ),
-    (
-        "revoke api key",
-        "delete",
-        lambda b, a: f"/api/v1/workspaces/{b.workspace.public_id}/api-keys/{b.key.public_id}",
-        None,
-        False,
-    ),
-    (
-        "revoke B's key through A",
-        "delete",
-        lambda b, a: f"/api/v1/workspaces/{a.workspace.public_id}/api-keys/{b.key.public_id}",
-        None,
-        False,
+# Tenant ``t``'s id for each path parameter under /api/. A new parameterised endpoint needs
+# its parameter here (and a body below for a write), or the tests below fail.
+PATH_IDS = {
+    "social_account_id": lambda t: t.leased.public_id,  # leased: lease release reaches it too
+    "workspace_id": lambda t: t.workspace.public_id,
+    "api_key_id": lambda t: t.key.public_id,
+    "webhook_id": lambda t: t.webhook.public_id,
+    "scheduled_post_id": lambda t: t.post.public_id,
+}
+# A valid body for each write, so the answer is about the ids and not about the body.
+BODIES = {
+    ("workspace-members", "post"): lambda t: {"email": t.member.email, "role": Role.OWNER},
+    ("workspace-api-keys", "post"): lambda t: {"name": "sneaky", "scopes": [READ, WRITE]},
+    ("webhook-enable", "post"): lambda t: {},
+    ("scheduled-post-detail", "patch"): lambda t: {"text": "Hijacked"},
+    ("scheduled-post-cancel", "post"): lambda t: {},
+}
+WRITES = {"post", "put", "patch"}
+PARAMETERISED_ROUTES = [route for route in api_routes() if route.params]
+# Each route x method x which parameters carry B's ids (at least one; the others A's).
+TENANT_PROBES = [
+    pytest.param(
+        route,
+        method,
+        owners,
+        id=f"{method.upper()} {route.name} " + ",".join(f"{p}={o}" for p, o in owners.items()),
+    )
+    for route in PARAMETERISED_ROUTES
+    for method in route.methods
+    for choice in itertools.product("ab", repeat=len(route.params))
+    if "b" in choice
+    for owners in [dict(zip(route.params, choice, strict=True))]
+]
+# What path parameters cannot say: a dry run's query, and every list's workspace filter
+# (read from the OpenAPI schema, so a new filter is probed too).
+QUERY_PROBES = [
+    pytest.param("delete", lambda b: account_url(b.account) + "?dryRun=true", id="dry-run"),
+    pytest.param("delete", lambda b: leased_url(b.leased) + "?dryRun=1", id="dry-run release"),
+    *(
+        pytest.param(
+            method,
+            lambda b, path=path: f"{path}?workspace={b.workspace.public_id}",
+            id=f"{method.upper()} {path}?workspace",
+        )
+        for path, operations in SchemaGenerator().get_schema(public=True)["paths"].items()
+        for method, operation in operations.items()
+        if any(
+            parameter["in"] == "query" and parameter["name"] == "workspace"
+            for parameter in operation.get("parameters", [])
+        )
     ),
 ]
-PROBE_IDS = [probe[0] for probe in PROBES]
+CALLERS = ["owner", "admin", "member", "key"]
 
 
-def send(client, method, path, body):
+def send(client, method, path, body=None):
     if body is None:
         return getattr(client, method)(path)
     return getattr(client, method)(path, body, format="json")
 
 
-@pytest.mark.parametrize(("name", "method", "path", "body", "key_may_call"), PROBES, ids=PROBE_IDS)
-@pytest.mark.parametrize("prober", ["owner", "admin", "member"])
-def test_a_user_of_workspace_a_gets_404_for_workspace_b(
-    tenants, prober, name, method, path, body, key_may_call
+def client_of(t, caller: str):
+    return key_client(t.secret) if caller == "key" else bearer_client(getattr(t, caller))
+
+
+def a_missing_id(public_id: str) -> str:
+    """An id of the same kind that names no row."""
+    return re.sub(r"_[0-9a-f-]{36}$", f"_{uuid.uuid4()}", public_id)
+
+
+def tenant_state() -> dict:
+    """``database_state`` plus the webhook and post rows a probe could touch."""
+    return {
+        **database_state(),
+        "webhooks": set(
+            WebhookEndpoint.objects.values_list(
+                "id", "workspace_id", "active", "disabled_at", "consecutive_failures", "url"
+            )
+        ),
+        "deliveries": set(WebhookDelivery.objects.values_list("id", "endpoint_id", "status")),
+        "post_texts": set(ScheduledPost.objects.values_list("id", "text", "workspace_id")),
+    }
+
+
+def assert_same_answer(theirs, nothing) -> None:
+    """Another tenant's id reads exactly like a missing one."""
+    error = theirs.json()["error"]
+    other = assert_error(nothing, theirs.status_code, error["code"])
+    for field in ("message", "i18nKey", "i18nVars", "details"):
+        assert error[field] == other[field]
+
+
+def test_every_path_parameter_and_write_has_a_probe():
+    """No silent skip: the probes below cover every parameterised route under /api/."""
+    assert PARAMETERISED_ROUTES, "the URL resolver listed no parameterised API route"
+    params = {param for route in PARAMETERISED_ROUTES for param in route.params}
+    assert params <= set(PATH_IDS), f"no tenant id for {params - set(PATH_IDS)}"
+    writes = {
+        (route.name, method)
+        for route in PARAMETERISED_ROUTES
+        for method in route.methods
+        if method in WRITES
+    }
+    assert writes <= set(BODIES), f"no probe body for {writes - set(BODIES)}"
+    assert len(QUERY_PROBES) > 2, "the schema listed no workspace filter"
+
+
+@pytest.mark.parametrize(("route", "method", "owners"), TENANT_PROBES)
+@pytest.mark.parametrize("caller", CALLERS)
+def test_every_parameterised_endpoint_answers_404_for_another_tenants_ids(
+    tenants, caller, route, method, owners
 ):
+    """A's owner, admin, member and key (every scope) name B's rows on every route and
+    method: 404 (keys: 403 where only users may call), exactly what a missing id gets,
+    and nothing changes anywhere."""
     a, b = tenants.a, tenants.b
-    user = getattr(a, prober)
-    if body == "self-as-owner":
-        body = {"email": user.email, "role": Role.OWNER}
-    before = database_state()
+    values = {param: PATH_IDS[param](b if owner == "b" else a) for param, owner in owners.items()}
+    missing = {
+        param: a_missing_id(value) if owners[param] == "b" else value
+        for param, value in values.items()
+    }
+    body = BODIES[(route.name, method)](a) if method in WRITES else None
+    client = client_of(a, caller)
+    before = tenant_state()
 
-    response = send(bearer_client(user), method, path(b, a), body)
+    theirs = send(client, method, route.url(**values), body)
+    nothing = send(client, method, route.url(**missing), body)
 
-    if name == "revoke B's key through A" and prober == "member":
-        # A's member may not revoke keys of A at all; the role check comes first, so the
-        # answer says nothing about B's key either.
-        assert_error(response, 403, "FORBIDDEN_ROLE", "workspace.forbidden_role")
+    if caller == "key" and theirs.status_code == 403:  # users only: refused before any lookup
+        assert_error(theirs, 403, "FORBIDDEN_ROLE", "auth.user_token_required")
+    elif caller == "member" and owners.get("workspace_id") == "a":
+        # A's member may not manage A at all; the role check comes first, so the answer
+        # says nothing about B's rows either.
+        assert_error(theirs, 403, "FORBIDDEN_ROLE", "workspace.forbidden_role")
     else:
-        error = assert_error(response, 404, "NOT_FOUND")
+        error = assert_error(theirs, 404, "NOT_FOUND")
         assert error["details"] == []
-    assert database_state() == before
+    assert_same_answer(theirs, nothing)
+    assert tenant_state() == before
 
 
-@pytest.mark.parametrize(("name", "method", "path", "body", "key_may_call"), PROBES, ids=PROBE_IDS)
-def test_a_key_of_workspace_a_cannot_reach_workspace_b(
-    tenants, name, method, path, body, key_may_call
-):
+@pytest.mark.parametrize(("method", "path"), QUERY_PROBES)
+@pytest.mark.parametrize("caller", CALLERS)
+def test_a_query_naming_another_tenant_answers_404(tenants, caller, method, path):
+    """A dry run of B's account, or a list filtered to B's workspace: 404 like a missing
+    id (keys: 403 where only users may call), and nothing changes."""
     a, b = tenants.a, tenants.b
-    if body == "self-as-owner":
-        body = {"email": a.owner.email, "role": Role.OWNER}
-    before = database_state()
+    url = path(b)
+    for public_id in (b.workspace.public_id, b.account.public_id, b.leased.public_id):
+        url_of_nothing = url.replace(public_id, a_missing_id(public_id))
+        if url_of_nothing != url:
+            break
+    assert url_of_nothing != url, f"{url} names none of B's rows"
+    client = client_of(a, caller)
+    before = tenant_state()
 
-    response = send(key_client(a.secret), method, path(b, a), body)
+    theirs = send(client, method, url)
+    nothing = send(client, method, url_of_nothing)
 
-    if key_may_call:
-        assert_error(response, 404, "NOT_FOUND")
+    if caller == "key" and theirs.status_code == 403:
+        assert_error(theirs, 403, "FORBIDDEN_ROLE", "auth.user_token_required")
     else:
-        assert_error(response, 403, "FORBIDDEN_ROLE", "auth.user_token_required")
-    assert database_state() == before
+        assert_error(theirs, 404, "NOT_FOUND")
+    assert_same_answer(theirs, nothing)
+    assert tenant_state() == before
 
 
 @pytest.mark.parametrize(
-    ("method", "suffix"),
-    [("get", ""), ("delete", ""), ("delete", "?dryRun=true")],
+    ("route", "method"),
+    [(route, method) for route in PARAMETERISED_ROUTES for method in route.methods],
+    ids=lambda value: getattr(value, "name", value),
 )
-@pytest.mark.parametrize("caller", ["user", "key"])
-def test_another_tenants_account_looks_exactly_like_a_missing_one(tenants, caller, method, suffix):
-    a, b = tenants.a, tenants.b
-    client = bearer_client(a.owner) if caller == "user" else key_client(a.secret)
-    missing = f"/api/v1/social-accounts/sa_{uuid.uuid4()}{suffix}"
+def test_control_the_probe_ids_reach_their_own_tenants_rows(tenants, route, method):
+    """The 404s above are about tenancy: B's owner with the same ids and bodies gets an
+    answer."""
+    b = tenants.b
+    values = {param: PATH_IDS[param](b) for param in route.params}
+    body = BODIES[(route.name, method)](b) if method in WRITES else None
 
-    theirs = assert_error(
-        getattr(client, method)(account_url(b.account) + suffix), 404, "NOT_FOUND"
-    )
-    nothing = assert_error(getattr(client, method)(missing), 404, "NOT_FOUND")
+    response = send(bearer_client(b.owner), method, route.url(**values), body)
 
-    for field in ("code", "message", "i18nKey", "i18nVars", "details"):
-        assert theirs[field] == nothing[field]
+    if (route.name, method) == ("workspace-members", "post"):
+        assert_error(response, 409, "CONFLICT")  # B's member is a member already
+    else:
+        assert response.status_code in {200, 201}, response.content
+        assert_success(response, response.status_code)
 
 
 def test_tenant_matrix_control_workspace_b_reaches_its_own_rows(tenants):
