@@ -3,7 +3,7 @@ receiver there would turn the disconnect's one-statement cascade into per-row wo
 
 from __future__ import annotations
 
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_delete, post_save, pre_save
 
 
 def social_metrics_changed(sender, instance, **kwargs) -> None:
@@ -19,8 +19,20 @@ def user_saved(sender, instance, created, raw=False, **kwargs) -> None:
         user_personal_space_ensure(user=instance)
 
 
+def outstanding_token_saving(sender, instance, raw=False, **kwargs) -> None:
+    """simplejwt's blacklist would store each refresh token whole; revoking one needs only
+    its ``jti`` and expiry, so a database snapshot yields no usable token."""
+    instance.token = ""
+
+
 def connect_receivers() -> None:
+    from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
+
     from .models import SocialMetrics, User
+
+    pre_save.connect(
+        outstanding_token_saving, sender=OutstandingToken, dispatch_uid="outstanding_token"
+    )
 
     post_save.connect(user_saved, sender=User, dispatch_uid="user_saved_personal_space")
 

@@ -15,8 +15,8 @@ endpoint under /api/ (as the creator and as the key), every admin page (as staff
 log line written during the session (all loggers at DEBUG, SQL included) and every task's
 arguments.
 
-Login JWTs are not in the list: simplejwt's blacklist app keeps refresh tokens in its
-outstanding-token table so they can be revoked (see SECURITY.md).
+Login JWTs (access and refresh, before and after a rotation) are in the list too: the
+blacklist keeps a refresh token's id and expiry, never the token.
 """
 
 from __future__ import annotations
@@ -130,6 +130,7 @@ def session(monkeypatch, caplog, django_capture_on_commit_callbacks) -> Session:
         "oauth state": set(),
         "API key": set(),
         "webhook secret": set(),
+        "login JWT": set(),
     }
     kinds = {"code": "authorization code", "access": "access token", "refresh": "refresh token"}
     issue, pkce_pair = sandbox_services._issue, connect_services.pkce_pair
@@ -181,7 +182,13 @@ def _play_session(secrets, caplog, django_capture_on_commit_callbacks) -> Sessio
                 {"email": creator.email, "password": DEFAULT_PASSWORD},
                 format="json",
             )
-            pair = assert_success(login)
+            first = assert_success(login)
+            rotated = APIClient().post(
+                "/api/v1/auth/refresh", {"refreshToken": first["refreshToken"]}, format="json"
+            )
+            pair = assert_success(rotated)
+            for tokens in (first, pair):
+                secrets["login JWT"].update((tokens["accessToken"], tokens["refreshToken"]))
             client = token_client(pair["accessToken"])
             created = client.post("/api/v1/workspaces", {"name": "Agency"}, format="json")
             workspace_id = assert_success(created, 201)["id"]
@@ -291,6 +298,7 @@ def _assert_session_is_complete(session: Session) -> None:
     assert counts["PKCE verifier"] >= 5
     assert counts["oauth state"] >= 5
     assert counts["API key"] == counts["webhook secret"] == 1
+    assert counts["login JWT"] == 4
     assert all(len(value) >= 20 for value in session.all_secrets())
 
 
