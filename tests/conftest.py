@@ -9,6 +9,7 @@ import uuid
 import django_ratelimit.core as ratelimit_core
 import pytest
 import requests
+from celery._state import _set_task_join_will_block
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
@@ -28,6 +29,14 @@ def _clean_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _celery_join_allowed():
+    """Celery marks "inside an eager task" in one process-wide flag, set and restored around
+    each eager run; eager tasks running at once on several threads can leave it set, and a
+    later ``result.get()`` would then refuse to run. Each test starts with it clear."""
+    _set_task_join_will_block(False)
 
 
 @pytest.fixture(autouse=True)
