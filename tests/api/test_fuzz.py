@@ -48,7 +48,7 @@ from tests.factories import (
     shared_workspace,
 )
 
-EXAMPLES = int(os.environ.get("SOCIALHUB_FUZZ_EXAMPLES", "12"))
+EXAMPLES = int(os.environ.get("SOCIALHUB_FUZZ_EXAMPLES", "25"))
 RANDOM = os.environ.get("SOCIALHUB_FUZZ_RANDOM", "") not in ("", "0")
 
 CALLERS = ("creator", "partner_key", "member")
