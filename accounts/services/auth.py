@@ -6,9 +6,12 @@ from dataclasses import dataclass
 
 from django.contrib.auth import authenticate
 from django.core.exceptions import ObjectDoesNotExist
+from django.db import transaction
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.serializers import TokenRefreshSerializer
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from socialhub.api.errors import ApplicationError, ErrorCode
@@ -38,16 +41,26 @@ def auth_login(*, email: str, password: str) -> TokenPair:
 
 
 def auth_refresh(*, refresh_token: str) -> TokenPair:
-    """Rotate: a new pair; the old refresh token is blacklisted."""
+    """Rotate: a new pair; the old refresh token is blacklisted. A refresh token is used
+    once: of concurrent refreshes with it, one gets the new pair and the others a 401."""
     serializer = TokenRefreshSerializer(data={"refresh": refresh_token})
     try:
-        serializer.is_valid(raise_exception=True)
+        with transaction.atomic():
+            _lock_outstanding(refresh_token)
+            serializer.is_valid(raise_exception=True)
     except (TokenError, AuthenticationFailed, ObjectDoesNotExist):
         # Bad, expired or blacklisted; inactive user; or a user deleted since (simplejwt
         # looks the user up with .get(), which raises DoesNotExist).
         raise _unauthorized("The refresh token is invalid, expired or revoked.") from None
     data = serializer.validated_data
     return TokenPair(access=data["access"], refresh=data.get("refresh", refresh_token))
+
+
+def _lock_outstanding(refresh_token: str) -> None:
+    """Lock the token's blacklist entry, so the check that it is not blacklisted yet and
+    its blacklisting (both in the serializer) happen for one request at a time."""
+    jti = RefreshToken(refresh_token)[jwt_settings.JTI_CLAIM]  # a bad token raises here
+    OutstandingToken.objects.select_for_update().filter(jti=jti).values("pk").first()
 
 
 def auth_logout(*, refresh_token: str) -> None:

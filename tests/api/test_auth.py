@@ -17,7 +17,13 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 from accounts.models import AuditEvent, CreatorProfile, Membership, User, Workspace
 from socialhub.api.ids import parse_public_id
 from tests.factories import DEFAULT_PASSWORD, UserFactory
-from tests.helpers import PROFILE_URL, assert_error, bearer_client, token_client
+from tests.helpers import (
+    PROFILE_URL,
+    assert_error,
+    bearer_client,
+    run_concurrently,
+    token_client,
+)
 
 REGISTER_URL = "/api/v1/auth/register"
 LOGIN_URL = "/api/v1/auth/login"
@@ -277,6 +283,25 @@ def test_refresh_rotates_and_blacklists_the_old_token(user, api_client):
     assert_error(replay, 401, "AUTH_UNAUTHORIZED")
     again = api_client.post(REFRESH_URL, {"refreshToken": second["refreshToken"]}, format="json")
     assert again.status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_refresh_token_sent_by_parallel_requests_is_rotated_once(settings):
+    """A stolen refresh token raced against its owner's must not yield two sessions."""
+    settings.RATELIMITS = {**settings.RATELIMITS, "auth.refresh": "1000/m"}
+    user = UserFactory()
+    token = str(RefreshToken.for_user(user))
+
+    answers = run_concurrently(
+        *[lambda: APIClient().post(REFRESH_URL, {"refreshToken": token}, format="json")] * 8
+    )
+
+    assert sorted(answer.status_code for answer in answers) == [200] + [401] * 7
+    for refused in (answer for answer in answers if answer.status_code == 401):
+        assert_error(refused, 401, "AUTH_UNAUTHORIZED")
+    [winner] = [answer.json()["data"] for answer in answers if answer.status_code == 200]
+    rotated = APIClient().post(REFRESH_URL, {"refreshToken": winner["refreshToken"]}, format="json")
+    assert rotated.status_code == 200
 
 
 def test_logout_blacklists_the_refresh_token(user, api_client):
