@@ -246,6 +246,7 @@ RATELIMITS = {
     "auth.login": os.environ.get("RATELIMIT_LOGIN", "30/m"),
     "auth.refresh": os.environ.get("RATELIMIT_REFRESH", "60/m"),
     "auth.register": os.environ.get("RATELIMIT_REGISTER", "30/m"),
+    "admin.login": os.environ.get("RATELIMIT_ADMIN_LOGIN", "10/m"),
     # Per API key (or per user) on partner writes: disconnects and lease releases.
     "partner.social.write": os.environ.get("RATELIMIT_PARTNER_WRITE", "120/m"),
     # Per user on workspace administration: workspaces, members, API keys, webhooks.

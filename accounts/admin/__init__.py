@@ -5,7 +5,9 @@ leave only through the disconnect service (the "Disconnect selected social accou
 from django.contrib import admin
 
 from . import keys, records, social, users, webhooks
+from .login import rate_limited
 
+admin.site.login = rate_limited(admin.site.login)
 admin.site.site_header = "socialhub staff admin"
 admin.site.site_title = "socialhub staff admin"
 admin.site.index_title = "Accounts, posts and partner access"

@@ -985,3 +985,39 @@ def test_delete_selected_goes_through_the_audited_service(staff_client, staff, u
     # then
     assert not type(row).objects.filter(pk=row.pk).exists()
     assert AuditEvent.objects.filter(action=action, actor_id=staff.public_id).exists()
+
+
+# Sign-in ------------------------------------------------------------------------------------
+
+
+def _sign_in(client, password: str, address: str = "203.0.113.7"):
+    return client.post(
+        "/admin/login/?next=/admin/",
+        {"username": "staff@example.com", "password": password},
+        REMOTE_ADDR=address,
+    )
+
+
+def test_sign_in_attempts_past_the_limit_get_429_even_with_the_right_password(
+    client, staff, settings, steady_clock
+):
+    settings.RATELIMITS = {**settings.RATELIMITS, "admin.login": "3/m"}
+    for _ in range(3):
+        assert _sign_in(client, "guess").status_code == 200  # the form again, with an error
+
+    refused = _sign_in(client, STAFF_PASSWORD)
+
+    assert refused.status_code == 429
+    assert refused["Retry-After"] == "60"
+    assert "_auth_user_id" not in client.session
+    assert client.get("/admin/login/", REMOTE_ADDR="203.0.113.7").status_code == 200
+    # another address has its own budget
+    assert _sign_in(client, STAFF_PASSWORD, address="198.51.100.9").status_code == 302
+
+
+def test_sign_in_with_the_rate_limit_store_down_is_refused(client, staff, cache_down):
+    refused = _sign_in(client, STAFF_PASSWORD)
+
+    assert refused.status_code == 503
+    assert refused["Retry-After"] == "5"
+    assert "_auth_user_id" not in client.session
