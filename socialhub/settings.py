@@ -246,7 +246,6 @@ RATELIMITS = {
     "auth.login": os.environ.get("RATELIMIT_LOGIN", "30/m"),
     "auth.refresh": os.environ.get("RATELIMIT_REFRESH", "60/m"),
     "auth.register": os.environ.get("RATELIMIT_REGISTER", "30/m"),
-    "admin.login": os.environ.get("RATELIMIT_ADMIN_LOGIN", "10/m"),
     # Per API key (or per user) on partner writes: disconnects and lease releases.
     "partner.social.write": os.environ.get("RATELIMIT_PARTNER_WRITE", "120/m"),
     # Per user on workspace administration: workspaces, members, API keys, webhooks.
@@ -254,6 +253,8 @@ RATELIMITS = {
     # Per API key (or per user) on scheduled-post writes: create, update, cancel.
     "posts.write": os.environ.get("RATELIMIT_POSTS_WRITE", "120/m"),
 }
+# The staff admin's sign-in form, per client address (not an API group: no envelope).
+ADMIN_LOGIN_RATELIMIT = os.environ.get("RATELIMIT_ADMIN_LOGIN", "10/m")
 RATELIMIT_FAIL_OPEN = False
 # How many reverse proxies in front of the app append to X-Forwarded-For (0: none; the
 # client address is REMOTE_ADDR). Per-address limits use the address they saw.

@@ -30,7 +30,7 @@ def _refusal(message: str, status: int) -> HttpResponse:
 
 
 def rate_limited(login_view):
-    """Wrap ``AdminSite.login``: past ``RATELIMITS["admin.login"]`` sign-in attempts from one
+    """Wrap ``AdminSite.login``: past ``ADMIN_LOGIN_RATELIMIT`` sign-in attempts from one
     address the form answers 429, and with the rate-limit store down 503, without checking
     the password; showing the form is never limited."""
 
@@ -43,7 +43,7 @@ def rate_limited(login_view):
                 request,
                 group=GROUP,
                 key=_address,
-                rate=settings.RATELIMITS[GROUP],
+                rate=settings.ADMIN_LOGIN_RATELIMIT,
                 method="POST",
                 increment=True,
             )

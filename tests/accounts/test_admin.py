@@ -1001,7 +1001,7 @@ def _sign_in(client, password: str, address: str = "203.0.113.7"):
 def test_sign_in_attempts_past_the_limit_get_429_even_with_the_right_password(
     client, staff, settings, steady_clock
 ):
-    settings.RATELIMITS = {**settings.RATELIMITS, "admin.login": "3/m"}
+    settings.ADMIN_LOGIN_RATELIMIT = "3/m"
     for _ in range(3):
         assert _sign_in(client, "guess").status_code == 200  # the form again, with an error
 
