@@ -62,10 +62,10 @@ FLOOR_TARGETS = """
 FLOOR_REST = """
     WITH revocation AS (
         INSERT INTO accounts_tokenrevocation (platform, account_public_id, platform_user_id,
-                                              access_token, refresh_token, attempts,
-                                              last_error, created_at, next_attempt_at)
-        SELECT platform, 'sa_' || id, platform_user_id, access_token, refresh_token, 0, '',
-               now(), now()
+                                              account_user_id, access_token, refresh_token,
+                                              attempts, last_error, created_at, next_attempt_at)
+        SELECT platform, 'sa_' || id, platform_user_id, user_id, access_token, refresh_token,
+               0, '', now(), now()
         FROM accounts_socialaccount
         WHERE id = %(account)s AND (access_token <> '' OR refresh_token <> '')
         RETURNING id

@@ -15,6 +15,11 @@ class Migration(migrations.Migration):
             name='platform_user_id',
             field=models.CharField(blank=True, db_default='', max_length=191),
         ),
+        migrations.AddField(
+            model_name='tokenrevocation',
+            name='account_user_id',
+            field=models.UUIDField(blank=True, null=True),
+        ),
         migrations.AddIndex(
             model_name='socialaccount',
             index=models.Index(fields=['platform', 'platform_user_id'], name='social_account_upstream'),

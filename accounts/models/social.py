@@ -180,6 +180,9 @@ class TokenRevocation(models.Model):
     # The upstream account the tokens belong to ("" when unknown): while it is connected
     # here again, revoking could end that grant too (see token_revocation_process).
     platform_user_id = models.CharField(max_length=191, blank=True, db_default="")
+    # The creator who had connected them (null when unknown): a connect of theirs to the
+    # same platform still in flight holds the revoke back (see token_revocation_process).
+    account_user_id = models.UUIDField(null=True, blank=True)
     access_token = EncryptedTextField()
     refresh_token = EncryptedTextField()
     attempts = models.PositiveSmallIntegerField(default=0)

@@ -179,6 +179,7 @@ def social_account_connect_complete(
             platform=platform,
             access_token=tokens.access_token,
             refresh_token=tokens.refresh_token,
+            # No account_user_id: this connect, the creator's own, has ended.
             platform_user_id=_clip(profile.platform_user_id, "platform_user_id") or "",
         )
         raise refused from None

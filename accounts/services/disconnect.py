@@ -122,9 +122,10 @@ def _queue_token_revocation(account_id) -> int | None:
         cursor.execute(  # table names come from model metadata, values are parameters
             f"""
             INSERT INTO {revocations}
-                (platform, account_public_id, platform_user_id, access_token, refresh_token,
-                 attempts, last_error, created_at, next_attempt_at)
-            SELECT platform, %s, platform_user_id, access_token, refresh_token, 0, '', %s, %s
+                (platform, account_public_id, platform_user_id, account_user_id, access_token,
+                 refresh_token, attempts, last_error, created_at, next_attempt_at)
+            SELECT platform, %s, platform_user_id, user_id, access_token, refresh_token, 0, '',
+                   %s, %s
             FROM {accounts}
             WHERE id = %s AND (access_token <> '' OR refresh_token <> '')
             RETURNING id

@@ -169,6 +169,7 @@ def _store_tokens(
     *,
     platform: str,
     platform_user_id: str,
+    account_user_id,
     used_refresh_token: str,
     tokens: TokenSet,
 ) -> RefreshOutcome:
@@ -183,6 +184,7 @@ def _store_tokens(
                 refresh_token=tokens.refresh_token,
                 account_public_id=public_id,
                 platform_user_id=platform_user_id,
+                account_user_id=account_user_id,
             )
             return RefreshOutcome("skipped")
         if account.refresh_token != used_refresh_token:
@@ -220,7 +222,9 @@ def social_account_token_refresh(
     try:
         row = (
             SocialAccount.objects.filter(pk=social_account_id)
-            .values_list("platform", "platform_user_id", "refresh_token", "token_expires_at")
+            .values_list(
+                "platform", "platform_user_id", "user_id", "refresh_token", "token_expires_at"
+            )
             .first()
         )
     except TokenDecryptionError:
@@ -229,7 +233,7 @@ def social_account_token_refresh(
         return RefreshOutcome("failed")
     if row is None:  # disconnected since the claim
         return RefreshOutcome("skipped")
-    platform, platform_user_id, refresh_token, expires_at = row
+    platform, platform_user_id, user_id, refresh_token, expires_at = row
 
     if not refresh_token:
         if expires_at is not None and expires_at <= now:
@@ -276,6 +280,7 @@ def social_account_token_refresh(
         social_account_id,
         platform=platform,
         platform_user_id=platform_user_id,
+        account_user_id=user_id,
         used_refresh_token=refresh_token,
         tokens=tokens,
     )

@@ -9,15 +9,17 @@ the attempts run out.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F, Max
 from django.utils import timezone
 
 from accounts.crypto import TokenDecryptionError
-from accounts.models import SocialAccount, TokenRevocation
+from accounts.models import OAuthState, SocialAccount, TokenRevocation
 from accounts.providers import (
     ProviderDefinitiveError,
     ProviderError,
@@ -36,7 +38,7 @@ CLAIM_LEASE = timedelta(minutes=5)
 
 @dataclass(frozen=True)
 class RevocationOutcome:
-    status: str  # revoked | refused | abandoned | superseded | not_due | retry
+    status: str  # revoked | refused | abandoned | superseded | postponed | not_due | retry
     retry_in: int | None = None
 
 
@@ -74,6 +76,16 @@ def _connected_again(row: TokenRevocation) -> bool:
     )
 
 
+def _connect_in_flight_until(row: TokenRevocation):
+    """When the creator whose tokens these were started connecting the same platform within
+    the OAuth state's lifetime, the latest moment that connect can still end; else None."""
+    if row.account_user_id is None:
+        return None
+    return OAuthState.objects.filter(
+        user_id=row.account_user_id, platform=row.platform, expires_at__gt=timezone.now()
+    ).aggregate(until=Max("expires_at"))["until"]
+
+
 def token_revocation_process(*, revocation_id: int) -> RevocationOutcome:
     row, tokens = _claim(revocation_id)
     if row is None or tokens is None:
@@ -92,6 +104,16 @@ def token_revocation_process(*, revocation_id: int) -> RevocationOutcome:
         )
         TokenRevocation.objects.filter(pk=row.pk).delete()
         return RevocationOutcome("superseded")
+    held_until = _connect_in_flight_until(row)
+    if held_until is not None:
+        # The creator is connecting this platform (perhaps the same upstream account): its
+        # new grant may be issued but not stored yet. Wait for that connect to end.
+        TokenRevocation.objects.filter(pk=row.pk).update(
+            attempts=F("attempts") - 1, next_attempt_at=held_until
+        )
+        wait = max(1, math.ceil((held_until - timezone.now()).total_seconds()))
+        logger.info("Token revocation %s: a connect is in flight; again in %ss", row.pk, wait)
+        return RevocationOutcome("postponed", retry_in=wait)
     access_token, refresh_token = tokens
     try:
         provider_for(row.platform).revoke(access_token=access_token, refresh_token=refresh_token)
@@ -131,9 +153,11 @@ def token_revocation_enqueue(
     refresh_token: str,
     account_public_id: str = "",
     platform_user_id: str = "",
+    account_user_id=None,
 ) -> int:
     """Queue tokens we will not keep (e.g. from a refused connect) for upstream revocation;
-    ``platform_user_id`` names the upstream account they belong to."""
+    ``platform_user_id`` names the upstream account they belong to, ``account_user_id`` the
+    creator who connected it."""
     from accounts.tasks.revocation import token_revocation_process_task  # imports this module
 
     with transaction.atomic():
@@ -141,6 +165,7 @@ def token_revocation_enqueue(
             platform=platform,
             account_public_id=account_public_id,
             platform_user_id=platform_user_id,
+            account_user_id=account_user_id,
             access_token=access_token,
             refresh_token=refresh_token,
         )

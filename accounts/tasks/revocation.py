@@ -12,7 +12,7 @@ def token_revocation_process_task(self, revocation_id: int) -> str:
     """Revoke a disconnected account's tokens upstream. Idempotent: a re-run after the row
     is gone, or while another worker holds its lease, does nothing."""
     outcome = token_revocation_process(revocation_id=revocation_id)
-    if outcome.status == "retry" and not self.request.is_eager:
+    if outcome.status in ("retry", "postponed") and not self.request.is_eager:
         raise self.retry(countdown=outcome.retry_in)
     return outcome.status
 

@@ -11,7 +11,7 @@ from cryptography.fernet import Fernet
 from django.utils import timezone
 
 from accounts import crypto
-from accounts.models import Platform, TokenRevocation
+from accounts.models import OAuthState, Platform, SocialAccount, TokenRevocation
 from accounts.providers import ProviderTransientError, SandboxProvider
 from accounts.services.actors import Actor
 from accounts.services.disconnect import DisconnectReason, social_account_disconnect
@@ -20,7 +20,14 @@ from accounts.services.revocation import token_revocation_process, token_revocat
 from accounts.services.sandbox import sandbox_grant_issue
 from accounts.tasks import token_revocation_process_task, token_revocations_sweep_task
 from tests.factories import UserFactory, sandbox_connected_account
-from tests.helpers import bearer_client, connect, live_credentials
+from tests.helpers import (
+    authorize,
+    bearer_client,
+    complete,
+    connect,
+    live_credentials,
+    start_connect,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -266,6 +273,62 @@ def test_a_revoke_spares_the_grant_another_creator_holds_on_the_same_upstream_ac
     # then
     assert outcome.status == "superseded"
     assert social_account_token_refresh(social_account_id=theirs.pk).status == "refreshed"
+
+
+def test_a_revoke_waits_for_the_creators_connect_in_flight_then_spares_its_grant(
+    user, sandbox_http
+):
+    """Reconnecting: the new grant may already be issued but not stored yet when the old
+    tokens' revoke runs; revoking then would end it before the connect commits."""
+    # given: disconnected; the creator is back at the consent screen of the same platform
+    old = sandbox_connected_account(user, Platform.INSTAGRAM, handle="midway")
+    row = _disconnect_holding_the_revoke(old)
+    assert row.account_user_id == user.pk
+    client = bearer_client(user)
+    in_flight = authorize(client, "instagram", handle="midway")
+
+    # when: the revoke runs meanwhile
+    outcome = token_revocation_process(revocation_id=row.pk)
+
+    # then: held back until the connect's state expires, its attempt not counted
+    state = OAuthState.objects.get()
+    row.refresh_from_db()
+    assert outcome.status == "postponed"
+    assert REVOKE_CALL not in sandbox_http.calls
+    assert (row.attempts, row.next_attempt_at) == (0, state.expires_at)
+
+    # when: the connect commits, and the revoke runs again
+    assert complete(client, in_flight).status_code == 200
+    TokenRevocation.objects.update(next_attempt_at=timezone.now())
+    outcome = token_revocation_process(revocation_id=row.pk)
+
+    # then
+    assert outcome.status == "superseded"
+    new = SocialAccount.objects.get(user=user, platform=Platform.INSTAGRAM)
+    assert social_account_token_refresh(social_account_id=new.pk).status == "refreshed"
+
+
+def test_a_connect_abandoned_at_the_consent_screen_delays_the_revoke_until_it_expires(
+    user, sandbox_http
+):
+    gone = sandbox_connected_account(user, Platform.INSTAGRAM, handle="changed_mind")
+    row = _disconnect_holding_the_revoke(gone)
+    start_connect(bearer_client(user), "instagram")
+    assert token_revocation_process(revocation_id=row.pk).status == "postponed"
+
+    OAuthState.objects.update(expires_at=timezone.now() - dt.timedelta(seconds=1))
+    TokenRevocation.objects.update(next_attempt_at=timezone.now())
+
+    assert token_revocation_process(revocation_id=row.pk).status == "revoked"
+    assert live_credentials("changed_mind") == 0
+
+
+def test_another_platforms_connect_does_not_hold_the_revoke(user, sandbox_http):
+    gone = sandbox_connected_account(user, Platform.INSTAGRAM, handle="other_platform")
+    row = _disconnect_holding_the_revoke(gone)
+    start_connect(bearer_client(user), "x")
+
+    assert token_revocation_process(revocation_id=row.pk).status == "revoked"
 
 
 def test_control_with_the_upstream_account_gone_for_good_the_tokens_are_revoked(user, sandbox_http):
