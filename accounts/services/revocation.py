@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Max
+from django.db.models import F, Max, Q
 from django.utils import timezone
 
 from accounts.crypto import TokenDecryptionError
@@ -77,13 +77,19 @@ def _connected_again(row: TokenRevocation) -> bool:
 
 
 def _connect_in_flight_until(row: TokenRevocation):
-    """When the creator whose tokens these were started connecting the same platform within
-    the OAuth state's lifetime, the latest moment that connect can still end; else None."""
+    """When the creator whose tokens these were is connecting the same platform (a state
+    still live that was not used yet, or used after these tokens were given up), the latest
+    moment such a connect can still end; else None. A connect that began completing before
+    then had ended by the time of the disconnect."""
     if row.account_user_id is None:
         return None
-    return OAuthState.objects.filter(
-        user_id=row.account_user_id, platform=row.platform, expires_at__gt=timezone.now()
-    ).aggregate(until=Max("expires_at"))["until"]
+    return (
+        OAuthState.objects.filter(
+            user_id=row.account_user_id, platform=row.platform, expires_at__gt=timezone.now()
+        )
+        .filter(Q(used_at__isnull=True) | Q(used_at__gte=row.created_at))
+        .aggregate(until=Max("expires_at"))["until"]
+    )
 
 
 def token_revocation_process(*, revocation_id: int) -> RevocationOutcome:

@@ -323,6 +323,16 @@ def test_a_connect_abandoned_at_the_consent_screen_delays_the_revoke_until_it_ex
     assert live_credentials("changed_mind") == 0
 
 
+def test_the_connect_that_made_the_account_does_not_hold_its_revoke(user, sandbox_http):
+    """Connected through the API a moment ago (its state still live), then disconnected."""
+    client = bearer_client(user)
+    assert connect(client, "instagram", handle="quick_change").status_code == 200
+    row = _disconnect_holding_the_revoke(SocialAccount.objects.get(user=user))
+
+    assert token_revocation_process(revocation_id=row.pk).status == "revoked"
+    assert live_credentials("quick_change") == 0
+
+
 def test_another_platforms_connect_does_not_hold_the_revoke(user, sandbox_http):
     gone = sandbox_connected_account(user, Platform.INSTAGRAM, handle="other_platform")
     row = _disconnect_holding_the_revoke(gone)
