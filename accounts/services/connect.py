@@ -156,6 +156,15 @@ def social_account_connect_complete(
 ) -> ConnectResult:
     """Finish the OAuth flow and store (or re-authorise) the account."""
     pending = _consume_state(user=user, platform=platform, state=state)
+    try:
+        return _complete(user=user, platform=platform, code=code, pending=pending)
+    finally:
+        # This connect has ended: its state stops standing for one in flight (a revoke of
+        # the platform's old tokens waits for those).
+        OAuthState.objects.filter(pk=pending.pk).update(expires_at=timezone.now())
+
+
+def _complete(*, user: User, platform: str, code: str, pending: OAuthState) -> ConnectResult:
     provider = _provider(platform)
     try:
         tokens = provider.exchange_code(

@@ -333,6 +333,18 @@ def test_the_connect_that_made_the_account_does_not_hold_its_revoke(user, sandbo
     assert live_credentials("quick_change") == 0
 
 
+def test_a_finished_connect_of_another_upstream_account_does_not_hold_the_revoke(
+    user, sandbox_http
+):
+    old = sandbox_connected_account(user, Platform.INSTAGRAM, handle="old_brand")
+    row = _disconnect_holding_the_revoke(old)
+    assert connect(bearer_client(user), "instagram", handle="new_brand").status_code == 200
+
+    assert token_revocation_process(revocation_id=row.pk).status == "revoked"
+    assert live_credentials("old_brand") == 0
+    assert live_credentials("new_brand") == 2
+
+
 def test_another_platforms_connect_does_not_hold_the_revoke(user, sandbox_http):
     gone = sandbox_connected_account(user, Platform.INSTAGRAM, handle="other_platform")
     row = _disconnect_holding_the_revoke(gone)
