@@ -34,6 +34,8 @@ from socialhub.celery import enqueue_on_commit
 logger = logging.getLogger("socialhub.social")
 
 CLAIM_LEASE = timedelta(minutes=5)
+# How often a revoke held back by a connect in flight looks again.
+HOLD_RECHECK = timedelta(seconds=15)
 
 
 @dataclass(frozen=True)
@@ -113,11 +115,13 @@ def token_revocation_process(*, revocation_id: int) -> RevocationOutcome:
     held_until = _connect_in_flight_until(row)
     if held_until is not None:
         # The creator is connecting this platform (perhaps the same upstream account): its
-        # new grant may be issued but not stored yet. Wait for that connect to end.
+        # new grant may be issued but not stored yet. Look again shortly, until that
+        # connect has ended (most take seconds) or could no longer end.
+        again_at = min(held_until, timezone.now() + HOLD_RECHECK)
         TokenRevocation.objects.filter(pk=row.pk).update(
-            attempts=F("attempts") - 1, next_attempt_at=held_until
+            attempts=F("attempts") - 1, next_attempt_at=again_at
         )
-        wait = max(1, math.ceil((held_until - timezone.now()).total_seconds()))
+        wait = max(1, math.ceil((again_at - timezone.now()).total_seconds()))
         logger.info("Token revocation %s: a connect is in flight; again in %ss", row.pk, wait)
         return RevocationOutcome("postponed", retry_in=wait)
     access_token, refresh_token = tokens

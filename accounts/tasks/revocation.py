@@ -12,8 +12,13 @@ def token_revocation_process_task(self, revocation_id: int) -> str:
     """Revoke a disconnected account's tokens upstream. Idempotent: a re-run after the row
     is gone, or while another worker holds its lease, does nothing."""
     outcome = token_revocation_process(revocation_id=revocation_id)
-    if outcome.status in ("retry", "postponed") and not self.request.is_eager:
+    if self.request.is_eager:
+        return outcome.status
+    if outcome.status == "retry":
         raise self.retry(countdown=outcome.retry_in)
+    if outcome.status == "postponed":
+        # Waiting for a connect is not a failed attempt: a new run, not a retry.
+        token_revocation_process_task.apply_async((revocation_id,), countdown=outcome.retry_in)
     return outcome.status
 
 
