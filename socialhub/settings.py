@@ -264,6 +264,35 @@ RATELIMIT_IP_META_KEY = "socialhub.api.ratelimit.client_ip"
 OAUTH_STATE_TTL = timedelta(minutes=int(os.environ.get("OAUTH_STATE_TTL_MINUTES", "10")))
 PROVIDER_HTTP_TIMEOUT = (3.05, float(os.environ.get("PROVIDER_HTTP_TIMEOUT", "10")))
 
+# Real platforms: each is offered once its app credentials are set (<PLATFORM>_CLIENT_ID and
+# <PLATFORM>_CLIENT_SECRET; Bluesky, a public client, needs only its client id).
+SOCIAL_PLATFORMS = (
+    "instagram",
+    "facebook_page",
+    "x",
+    "linkedin_person",
+    "linkedin_company",
+    "tiktok_business",
+    "tiktok_personal",
+    "youtube",
+    "pinterest",
+    "threads",
+    "bluesky",
+)
+PROVIDER_CREDENTIALS = {
+    platform: {
+        "client_id": os.environ.get(f"{platform.upper()}_CLIENT_ID", "").strip(),
+        "client_secret": os.environ.get(f"{platform.upper()}_CLIENT_SECRET", "").strip(),
+    }
+    for platform in SOCIAL_PLATFORMS
+}
+# Send the calls meant for a platform's origin elsewhere, e.g. to a local fake of it:
+# "https://api.x.com=http://127.0.0.1:8900/api.x.com", comma-separated; "*" stands for
+# every origin and "{host}" for the original host ("*=http://127.0.0.1:8900/{host}").
+PLATFORM_ORIGIN_OVERRIDES = dict(
+    item.split("=", 1) for item in env_list("PLATFORM_ORIGIN_OVERRIDES", []) if "=" in item
+)
+
 # Celery: Redis in production; the embedded default uses a filesystem broker so the
 # first-run command still runs background and periodic work without Redis.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL or "filesystem://")

@@ -89,8 +89,16 @@ class OAuthProvider(ABC):
 
     @abstractmethod
     def authorization_url(
-        self, *, state: str, code_challenge: str, redirect_uri: str, options: dict[str, str]
-    ) -> str: ...
+        self,
+        *,
+        state: str,
+        code_challenge: str,
+        redirect_uri: str,
+        options: dict[str, str],
+        code_verifier: str = "",
+    ) -> str:
+        """Where to send the user to grant access. ``code_verifier`` is the PKCE secret
+        behind ``code_challenge``, for platforms that bind more to it (Bluesky's DPoP key)."""
 
     @abstractmethod
     def exchange_code(self, *, code: str, redirect_uri: str, code_verifier: str) -> TokenSet: ...

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import requests
+from authlib.integrations.requests_client import OAuth2Session
 from django.conf import settings
 
 from .base import ProviderDefinitiveError, ProviderRequestError, ProviderTransientError
@@ -25,9 +28,24 @@ def set_http_session(session: requests.Session | None) -> None:
     _session = session
 
 
+def platform_url(url: str) -> str:
+    """``url`` with its origin replaced as ``PLATFORM_ORIGIN_OVERRIDES`` says (a local fake
+    of the platform), or unchanged."""
+    overrides = settings.PLATFORM_ORIGIN_OVERRIDES
+    if not overrides:
+        return url
+    parts = urlsplit(url)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    target = overrides.get(origin) or overrides.get("*")
+    if not target:
+        return url
+    return target.replace("{host}", parts.netloc).rstrip("/") + url[len(origin) :]
+
+
 def request(method: str, url: str, **kwargs) -> requests.Response:
     """Send one request; connection problems become ``ProviderTransientError``."""
     kwargs.setdefault("timeout", settings.PROVIDER_HTTP_TIMEOUT)
+    url = platform_url(url)
     try:
         return http_session().request(method, url, **kwargs)
     except requests.Timeout as exc:
@@ -36,7 +54,15 @@ def request(method: str, url: str, **kwargs) -> requests.Response:
         raise ProviderTransientError(f"cannot reach {url}: {exc.__class__.__name__}") from exc
 
 
-def _retry_after(response: requests.Response) -> float | None:
+def oauth_session(**kwargs) -> OAuth2Session:
+    """An OAuth 2 client session (Authlib) that sends through the shared session's
+    transports, so pooling, tests' transports and timeouts apply to it as well."""
+    session = OAuth2Session(**kwargs)
+    session.adapters = http_session().adapters
+    return session
+
+
+def retry_after(response: requests.Response) -> float | None:
     value = response.headers.get("Retry-After", "")
     try:
         return max(0.0, float(value))
@@ -58,7 +84,7 @@ def raise_for_oauth_response(response: requests.Response) -> dict:
         raise ProviderTransientError(
             f"platform answered {status}",
             http_status=status,
-            retry_after=_retry_after(response),
+            retry_after=retry_after(response),
             error_code=str(body.get("error", "")),
         )
     if status >= 400:

@@ -25,7 +25,9 @@ class SandboxProvider(OAuthProvider):
         self.platform = platform
         self.base_url = (base_url or settings.SANDBOX_BASE_URL).rstrip("/")
 
-    def authorization_url(self, *, state, code_challenge, redirect_uri, options) -> str:
+    def authorization_url(
+        self, *, state, code_challenge, redirect_uri, options, code_verifier=""
+    ) -> str:
         query = {
             "response_type": "code",
             "client_id": SANDBOX_CLIENT_ID,

@@ -101,7 +101,11 @@ def social_account_connect_start(
         expires_at=now + settings.OAUTH_STATE_TTL,
     )
     url = provider.authorization_url(
-        state=state, code_challenge=challenge, redirect_uri=redirect_uri, options={}
+        state=state,
+        code_challenge=challenge,
+        code_verifier=verifier,
+        redirect_uri=redirect_uri,
+        options={},
     )
     return ConnectStart(authorization_url=url, state=state)
 
