@@ -34,6 +34,8 @@ def platform_url(url: str) -> str:
     overrides = settings.PLATFORM_ORIGIN_OVERRIDES
     if not overrides:
         return url
+    if any(url.startswith(target.split("{host}")[0]) for target in overrides.values()):
+        return url  # already where the override sends it
     parts = urlsplit(url)
     origin = f"{parts.scheme}://{parts.netloc}"
     target = overrides.get(origin) or overrides.get("*")
