@@ -70,7 +70,8 @@ def _provider(platform: str):
     except ProviderNotConfigured:
         raise ApplicationError(
             ErrorCode.VALIDATION,
-            f"{platform} cannot be connected in this deployment.",
+            f"{platform} cannot be connected in this deployment: its app credentials are not "
+            "set up.",
             i18n_key="creator.social.platform_not_configured",
             details=[{"field": "platform", "message": "not configured"}],
         ) from None
