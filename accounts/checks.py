@@ -19,3 +19,20 @@ def sandbox_in_production(app_configs, **kwargs):
             )
         ]
     return []
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def platform_overrides_in_production(app_configs, **kwargs):
+    """Origin overrides send platform calls (and tokens) to another server: testing only."""
+    if settings.PLATFORM_ORIGIN_OVERRIDES and not settings.DEBUG:
+        return [
+            checks.Warning(
+                "PLATFORM_ORIGIN_OVERRIDES is set with DEBUG off: calls meant for the "
+                "platforms, with their tokens, go to "
+                + ", ".join(sorted(set(settings.PLATFORM_ORIGIN_OVERRIDES.values())))
+                + ".",
+                hint="Unset PLATFORM_ORIGIN_OVERRIDES in production.",
+                id="socialhub.W002",
+            )
+        ]
+    return []

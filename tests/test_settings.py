@@ -237,8 +237,9 @@ def test_deploy_check_is_clean_under_production_settings(tmp_path, production_en
     [
         ({"SECURE_SSL_REDIRECT": "0"}, "security.W008"),
         ({"SOCIALHUB_SANDBOX": "1"}, "socialhub.W001"),
+        ({"PLATFORM_ORIGIN_OVERRIDES": "*=http://127.0.0.1:8900/{host}"}, "socialhub.W002"),
     ],
-    ids=["no-ssl-redirect", "sandbox-on"],
+    ids=["no-ssl-redirect", "sandbox-on", "platform-overrides"],
 )
 def test_deploy_check_fails_on_a_weakened_production_setting(
     tmp_path, production_env, change, reported

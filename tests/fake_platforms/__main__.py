@@ -14,7 +14,7 @@ from . import build
 
 
 class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 - the base class's name
+    def log_message(self, format, *args):
         print(f"{self.command} {self.path} -> {args[1] if len(args) > 1 else ''}")
 
 

@@ -217,7 +217,9 @@ class FakePlatform:
         ):
             return Answer(400, "PKCE S256 required")
         handle = q.get("fake_user", "fakeuser")
-        user = self.users.get(handle) or self.user(handle, followers=int(q.get("fake_followers", 0)))
+        user = self.users.get(handle) or self.user(
+            handle, followers=int(q.get("fake_followers", 0))
+        )
         code = secrets.token_urlsafe(16)
         self.codes[code] = {
             "user": user,

@@ -1,0 +1,158 @@
+"""Every platform connected through the service's API against its local fake: connect
+start, the consent screen, the code exchange and profile, a token refresh, a published
+post, then a disconnect whose revoke reaches the platform."""
+
+from __future__ import annotations
+
+import datetime as dt
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.conf import settings
+from django.utils import timezone
+
+from accounts.models import OAuthState, SocialAccount, TokenRevocation
+from accounts.providers import http as provider_http
+from accounts.services.refresh import social_account_token_refresh
+from scheduling.models import PostTarget
+from scheduling.services import post_target_publish, post_targets_claim_due
+from tests.factories import PostTargetFactory, ScheduledPostFactory
+from tests.helpers import CONNECT_URL, START_URL, assert_error, assert_success
+
+pytestmark = pytest.mark.django_db
+
+REDIRECT_URI = "https://app.example.com/oauth/callback"
+PLATFORMS = settings.SOCIAL_PLATFORMS
+
+
+def connect_through(client, fake, platform: str) -> dict:
+    start = assert_success(
+        client.post(START_URL, {"platform": platform, "redirectUri": REDIRECT_URI}, format="json")
+    )
+    url = start["authorizationUrl"]
+    assert url.startswith("http://platforms.test/"), url  # the platform's host, overridden
+    # The browser: the fake's consent screen approves and sends it back to our redirect URI.
+    answer = provider_http.request("GET", url, allow_redirects=False)
+    assert answer.status_code in (302, 303), answer.text
+    back = urlsplit(answer.headers["Location"])
+    assert f"{back.scheme}://{back.netloc}{back.path}" == REDIRECT_URI
+    query = parse_qs(back.query)
+    assert query["state"] == [start["state"]]
+    body = {"platform": platform, "code": query["code"][0], "state": query["state"][0]}
+    return assert_success(client.post(CONNECT_URL, body, format="json"), 201)
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_connect_refresh_publish_and_disconnect_against_the_platform(
+    platform, fakes, user, user_client
+):
+    fake = fakes[platform]
+    # Connect: the account is stored with what the platform's profile says.
+    data = connect_through(user_client, fake, platform)
+    account = SocialAccount.objects.get(user=user, platform=platform)
+    upstream = fake.users["fakeuser"]
+    assert data["platform"] == platform
+    assert account.platform_username == upstream.handle
+    assert account.metrics.follower_count == upstream.followers
+    assert account.access_token and account.status == SocialAccount.Status.ACTIVE
+    user.creator_profile.refresh_from_db()
+    assert user.creator_profile.total_followers == upstream.followers
+
+    # Refresh: a new access token from the platform, where the platform refreshes.
+    if account.refresh_token:
+        old_token = account.access_token
+        SocialAccount.objects.filter(pk=account.pk).update(
+            token_expires_at=timezone.now() + dt.timedelta(seconds=30)
+        )
+        assert social_account_token_refresh(social_account_id=account.pk).status == "refreshed"
+        account.refresh_from_db()
+        assert account.access_token != old_token
+        assert account.status == SocialAccount.Status.ACTIVE
+
+    # Publish: a due post goes out with the fresh token.
+    post = ScheduledPostFactory(
+        author=user,
+        workspace=account.workspace,
+        text=f"Hello from socialhub on {platform}",
+        media_urls=list(fake.e2e_media_urls),
+        scheduled_at=timezone.now() - dt.timedelta(seconds=5),
+    )
+    target = PostTargetFactory(post=post, social_account=account)
+    assert post_targets_claim_due(limit=10) == [target.pk]
+    outcome = post_target_publish(target_id=target.pk)
+    target.refresh_from_db()
+    assert (outcome.status, target.status) == ("published", PostTarget.Status.PUBLISHED), (
+        target.error
+    )
+    assert len(fake.published) == 1
+    assert target.platform_post_id and target.platform_post_id in str(fake.published[0])
+
+    # Disconnect: the revoke task (run at commit) ends the grant at the platform.
+    account_id, tokens = account.public_id, {account.access_token, account.refresh_token}
+    revoked_before = len(fake.revoked)
+    assert_success(
+        user_client.post(
+            "/api/v1/creators/social/disconnect", {"platform": platform}, format="json"
+        )
+    )
+    assert not SocialAccount.objects.filter(pk=account.pk).exists()
+    assert not TokenRevocation.objects.filter(account_public_id=account_id).exists()
+    if fake_revokes(fake):
+        assert set(fake.revoked[revoked_before:]) & tokens
+
+
+def fake_revokes(fake) -> bool:
+    """Platforms with a revocation endpoint record what they revoked."""
+    return any(
+        "revoke" in handler.__name__ or "permission" in handler.__name__
+        for _m, _h, _p, handler in fake.routes()
+    )
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_a_platform_without_credentials_is_a_clear_400_at_connect_start(
+    platform, settings, user_client
+):
+    settings.SOCIALHUB_SANDBOX = False
+    settings.PROVIDER_CREDENTIALS = {p: {"client_id": "", "client_secret": ""} for p in PLATFORMS}
+
+    answer = user_client.post(
+        START_URL, {"platform": platform, "redirectUri": REDIRECT_URI}, format="json"
+    )
+
+    error = assert_error(answer, 400, "VALIDATION")
+    assert platform in error["message"]
+    assert error["details"] == [{"field": "platform", "message": "not configured"}]
+    assert not OAuthState.objects.exists()
+
+
+def test_a_refused_code_is_a_400_and_stores_nothing(fakes, user, user_client):
+    start = assert_success(
+        user_client.post(START_URL, {"platform": "x", "redirectUri": REDIRECT_URI}, format="json")
+    )
+    body = {"platform": "x", "code": "not-a-code-the-platform-issued", "state": start["state"]}
+
+    answer = user_client.post(CONNECT_URL, body, format="json")
+
+    assert_error(answer, 400, "VALIDATION")
+    assert not SocialAccount.objects.exists()
+
+
+def test_the_platform_down_at_the_exchange_is_a_503(fakes, user, user_client):
+    from tests.fake_platforms.base import Answer
+
+    start = assert_success(
+        user_client.post(
+            START_URL, {"platform": "youtube", "redirectUri": REDIRECT_URI}, format="json"
+        )
+    )
+    answer = provider_http.request("GET", start["authorizationUrl"], allow_redirects=False)
+    code = parse_qs(urlsplit(answer.headers["Location"]).query)["code"][0]
+    fakes["youtube"].inject(r"/token", Answer(503, "down for maintenance"))
+
+    answer = user_client.post(
+        CONNECT_URL, {"platform": "youtube", "code": code, "state": start["state"]}, format="json"
+    )
+
+    assert_error(answer, 503, "UNAVAILABLE")
+    assert not SocialAccount.objects.exists()
