@@ -286,6 +286,9 @@ PROVIDER_CREDENTIALS = {
     }
     for platform in SOCIAL_PLATFORMS
 }
+# Bluesky's client metadata document (its client id is that document's URL) lists the
+# redirect URIs connects may use.
+BLUESKY_REDIRECT_URIS = env_list("BLUESKY_REDIRECT_URIS", [])
 # Send the calls meant for a platform's origin elsewhere, e.g. to a local fake of it:
 # "https://api.x.com=http://127.0.0.1:8900/api.x.com", comma-separated; "*" stands for
 # every origin and "{host}" for the original host ("*=http://127.0.0.1:8900/{host}").
