@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from accounts.views import bluesky
 from socialhub.api import views as api_views
 
 urlpatterns = [
@@ -12,6 +13,12 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/v1/", include("accounts.urls")),
     path("api/v1/", include("scheduling.urls")),
+    # Bluesky identifies this service by the URL of this document (BLUESKY_CLIENT_ID).
+    path(
+        "oauth/bluesky/client-metadata.json",
+        bluesky.client_metadata,
+        name="bluesky-client-metadata",
+    ),
 ]
 if settings.SOCIALHUB_SANDBOX:
     urlpatterns.append(path("sandbox/", include("accounts.sandbox_urls")))

@@ -90,6 +90,19 @@ def social_account_connect_start(
         membership_get_for_user(user=user, workspace_id=workspace_id)  # 404 for non-members
     state = secrets.token_urlsafe(32)
     verifier, challenge = pkce_pair()
+    try:
+        # Some platforms are called here (Bluesky's pushed authorization request): the
+        # state is stored only once the URL exists, so a failed start leaves nothing.
+        url = provider.authorization_url(
+            state=state,
+            code_challenge=challenge,
+            code_verifier=verifier,
+            redirect_uri=redirect_uri,
+            options={},
+        )
+    except ProviderError as exc:
+        logger.warning("OAuth start failed for %s: %s", platform, exc.__class__.__name__)
+        raise _upstream_error(exc) from None
     now = timezone.now()
     OAuthState.objects.filter(user=user, expires_at__lt=now).delete()
     OAuthState.objects.create(
@@ -100,13 +113,6 @@ def social_account_connect_start(
         redirect_uri=redirect_uri,
         code_verifier=verifier,
         expires_at=now + settings.OAUTH_STATE_TTL,
-    )
-    url = provider.authorization_url(
-        state=state,
-        code_challenge=challenge,
-        code_verifier=verifier,
-        redirect_uri=redirect_uri,
-        options={},
     )
     return ConnectStart(authorization_url=url, state=state)
 

@@ -23,6 +23,10 @@ pytestmark = pytest.mark.django_db
 
 REDIRECT_URI = "https://app.example.com/oauth/callback"
 PLATFORMS = settings.SOCIAL_PLATFORMS
+# Platforms that offer no way to revoke a token (the account is forgotten here all the same).
+WITHOUT_REVOCATION = {"instagram", "threads", "pinterest"}
+# LinkedIn shows a member's name, not a handle, under the scopes it grants apps.
+WITHOUT_HANDLE = {"linkedin_person"}
 
 
 def connect_through(client, fake, platform: str) -> dict:
@@ -39,12 +43,12 @@ def connect_through(client, fake, platform: str) -> dict:
     query = parse_qs(back.query)
     assert query["state"] == [start["state"]]
     body = {"platform": platform, "code": query["code"][0], "state": query["state"][0]}
-    return assert_success(client.post(CONNECT_URL, body, format="json"), 201)
+    return assert_success(client.post(CONNECT_URL, body, format="json"))
 
 
 @pytest.mark.parametrize("platform", PLATFORMS)
 def test_connect_refresh_publish_and_disconnect_against_the_platform(
-    platform, fakes, user, user_client
+    platform, fakes, user, user_client, django_capture_on_commit_callbacks
 ):
     fake = fakes[platform]
     # Connect: the account is stored with what the platform's profile says.
@@ -52,7 +56,11 @@ def test_connect_refresh_publish_and_disconnect_against_the_platform(
     account = SocialAccount.objects.get(user=user, platform=platform)
     upstream = fake.users["fakeuser"]
     assert data["platform"] == platform
-    assert account.platform_username == upstream.handle
+    if platform in WITHOUT_HANDLE:
+        assert account.platform_username is None
+        assert account.display_name == upstream.name
+    else:
+        assert account.platform_username == upstream.handle
     assert account.metrics.follower_count == upstream.followers
     assert account.access_token and account.status == SocialAccount.Status.ACTIVE
     user.creator_profile.refresh_from_db()
@@ -90,23 +98,20 @@ def test_connect_refresh_publish_and_disconnect_against_the_platform(
     # Disconnect: the revoke task (run at commit) ends the grant at the platform.
     account_id, tokens = account.public_id, {account.access_token, account.refresh_token}
     revoked_before = len(fake.revoked)
-    assert_success(
-        user_client.post(
-            "/api/v1/creators/social/disconnect", {"platform": platform}, format="json"
+    with django_capture_on_commit_callbacks(execute=True):
+        assert_success(
+            user_client.post(
+                "/api/v1/creators/social/disconnect", {"platform": platform}, format="json"
+            )
         )
-    )
     assert not SocialAccount.objects.filter(pk=account.pk).exists()
     assert not TokenRevocation.objects.filter(account_public_id=account_id).exists()
-    if fake_revokes(fake):
-        assert set(fake.revoked[revoked_before:]) & tokens
-
-
-def fake_revokes(fake) -> bool:
-    """Platforms with a revocation endpoint record what they revoked."""
-    return any(
-        "revoke" in handler.__name__ or "permission" in handler.__name__
-        for _m, _h, _p, handler in fake.routes()
-    )
+    if platform in WITHOUT_REVOCATION:
+        assert fake.revoked[revoked_before:] == []
+    else:
+        # Bluesky's stored credential wraps the platform's token with its key.
+        upstream_token = getattr(fake, "upstream_token", lambda token: token)
+        assert set(fake.revoked[revoked_before:]) & {upstream_token(t) for t in tokens if t}
 
 
 @pytest.mark.parametrize("platform", PLATFORMS)

@@ -1,0 +1,770 @@
+"""Bluesky: AT Protocol OAuth (a public client), PAR, PKCE and DPoP-bound tokens.
+
+Auth model (https://atproto.com/specs/oauth):
+
+* The app is identified by ``client_id``, the HTTPS URL of its client metadata document
+  (``BLUESKY_CLIENT_ID``; served by ``accounts.views.bluesky``). It is a *public* client:
+  no secret, ``token_endpoint_auth_method`` "none".
+* The authorization server is the Bluesky entryway ``https://bsky.social``. Its endpoints
+  are the ones its metadata (``/.well-known/oauth-authorization-server``) declares; they are
+  hard-coded below rather than fetched on every connect. Only accounts hosted by Bluesky
+  (behind that entryway) can connect this way; the code exchange checks it.
+* Every authorization starts with a pushed authorization request (PAR, mandatory) carrying
+  the PKCE S256 challenge (mandatory), the state, the redirect URI and the scopes
+  ``atproto transition:generic``; the browser is sent to the authorize endpoint with only
+  ``client_id`` and the ``request_uri`` PAR returned.
+* DPoP is mandatory: every request to the authorization server and to the account's PDS
+  carries an ES256 proof (``htm``, ``htu``, ``iat``, ``jti``, the server's nonce, and
+  ``ath`` at the PDS). Servers issue nonces: an answer ``use_dpop_nonce`` (400 from
+  PAR/token, 401 with ``WWW-Authenticate: DPoP`` from the PDS) is retried once with the
+  nonce it carries; the last nonce seen per origin is remembered in the process.
+* The token answer names the account in ``sub`` (its DID). The DID document (did:plc via
+  plc.directory, did:web via ``/.well-known/did.json``) gives the account's PDS, whose
+  protected-resource metadata must name bsky.social as its authorization server; API calls
+  go to that PDS with ``Authorization: DPoP <token>``.
+* Access tokens live minutes (the atproto profile caps them at 30). Refresh tokens are
+  DPoP-bound and single use: each refresh returns a new one (rotation). For public clients
+  the profile's guideline is refresh tokens of at most 24 hours and sessions of at most
+  7 days; an ``invalid_grant`` at refresh then ends the grant (the creator connects again).
+* Revocation: the entryway's revocation endpoint (RFC 7009) ends the session; the
+  refresh token is revoked first, then the access token.
+
+The DPoP key problem. DPoP binds the tokens to a private key, while the adapter interface
+only passes token strings around. So:
+
+1. The DPoP key pair is derived from the PKCE ``code_verifier`` (HKDF-SHA256 over the
+   verifier, salted with a hash of ``SECRET_KEY``, reduced to a P-256 private scalar):
+   ``authorization_url`` (PAR) and ``exchange_code`` (token request) receive the same
+   verifier, so both use the same key without storing it anywhere in between. The salt
+   keeps the key out of reach of anyone who only learns the verifier.
+2. The ``TokenSet`` this adapter returns holds self-contained opaque strings:
+   ``"bsky1." + base64url(JSON)`` with the platform's token, the DPoP private scalar, the
+   account DID, its PDS URL and the issuer. ``refresh``, ``fetch_profile``, ``publish`` and
+   ``revoke`` parse them back. The stored credential is encrypted at rest as a whole (the
+   account's token fields are encrypted), key included; neither is ever logged or put into
+   an error message.
+
+Profile: ``app.bsky.actor.getProfile`` on the public AppView (public data, no token sent,
+so it does not tell whether the grant is still alive; refresh does).
+Publish: ``com.atproto.repo.createRecord`` (an ``app.bsky.feed.post``) on the PDS; images
+(at most 4, each at most 1,000,000 bytes) are uploaded first with
+``com.atproto.repo.uploadBlob`` and embedded as ``app.bsky.embed.images``. Media must be
+images (video goes through a separate video service, not supported here). Text is at most
+300 graphemes (3000 bytes); links and hashtags get rich-text facets. Bluesky has no
+idempotency keys (a record key would have to be a timestamp-shaped TID), so
+``idempotency_key`` is ignored. The post id returned is the record's AT URI.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import mimetypes
+import re
+import secrets
+import threading
+import time
+import unicodedata
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import requests
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from django.conf import settings
+
+from . import http
+from .base import (
+    Profile,
+    ProviderDefinitiveError,
+    ProviderError,
+    ProviderRequestError,
+    ProviderTransientError,
+    PublishResult,
+    TokenSet,
+)
+from .oauth2 import OAuth2Provider, json_body, require
+
+# Authorization server: the Bluesky entryway, as its metadata document declares.
+# https://bsky.social/.well-known/oauth-authorization-server
+ISSUER = "https://bsky.social"
+PAR_URL = f"{ISSUER}/oauth/par"
+AUTHORIZE_URL = f"{ISSUER}/oauth/authorize"
+TOKEN_URL = f"{ISSUER}/oauth/token"
+REVOKE_URL = f"{ISSUER}/oauth/revoke"
+PLC_DIRECTORY = "https://plc.directory"
+PUBLIC_APPVIEW = "https://public.api.bsky.app"
+SCOPES = ("atproto", "transition:generic")
+
+TOKEN_PREFIX = "bsky1."
+POST_COLLECTION = "app.bsky.feed.post"
+MAX_IMAGES = 4
+MAX_GRAPHEMES = 300
+MAX_TEXT_BYTES = 3000
+MAX_IMAGE_BYTES = 1_000_000  # app.bsky.embed.images#image: blob maxSize
+
+# XRPC error names (https://atproto.com/specs/xrpc, the com.atproto lexicons) that mean
+# the token or the account's grant is dead.
+DEFINITIVE_XRPC_ERRORS = frozenset(
+    {"ExpiredToken", "InvalidToken", "invalid_token", "AccountTakedown"}
+)
+RATE_LIMIT_ERROR = "RateLimitExceeded"
+# OAuth / DPoP errors (RFC 9449) that mean our proof was wrong, not that the grant died.
+DPOP_ERRORS = frozenset({"invalid_dpop_proof", "use_dpop_nonce"})
+
+DID_PLC = re.compile(r"did:plc:[a-z2-7]{24}")
+DID_WEB = re.compile(r"did:web:([A-Za-z0-9.-]+(?:%3[Aa][0-9]+)?)")
+
+_nonce_lock = threading.Lock()
+_nonces: dict[str, str] = {}  # origin -> the last DPoP nonce it sent
+
+
+def forget_nonces() -> None:
+    """Drop the remembered DPoP nonces (tests start from a clean slate)."""
+    with _nonce_lock:
+        _nonces.clear()
+
+
+def _nonce(origin: str) -> str | None:
+    with _nonce_lock:
+        return _nonces.get(origin)
+
+
+def _remember_nonce(origin: str, nonce: str) -> None:
+    with _nonce_lock:
+        _nonces[origin] = nonce
+
+
+# --- keys and DPoP proofs ----------------------------------------------------------------
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def dpop_key_from_verifier(code_verifier: str) -> ec.EllipticCurvePrivateKey:
+    """The P-256 DPoP key of one authorization, derived from its PKCE verifier."""
+    if not code_verifier:
+        raise ProviderRequestError("bluesky needs the PKCE code verifier to derive the DPoP key")
+    salt = hashlib.sha256(f"socialhub bluesky dpop {settings.SECRET_KEY}".encode()).digest()
+    material = HKDF(
+        algorithm=hashes.SHA256(), length=48, salt=salt, info=b"socialhub/bluesky/dpop-key/v1"
+    ).derive(code_verifier.encode())
+    order = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551  # P-256 n
+    scalar = int.from_bytes(material, "big") % (order - 1) + 1
+    return ec.derive_private_key(scalar, ec.SECP256R1())
+
+
+def public_jwk(key: ec.EllipticCurvePrivateKey) -> dict[str, str]:
+    numbers = key.public_key().public_numbers()
+    return {
+        "kty": "EC",
+        "crv": "P-256",
+        "x": b64url(numbers.x.to_bytes(32, "big")),
+        "y": b64url(numbers.y.to_bytes(32, "big")),
+    }
+
+
+def jwk_thumbprint(jwk: dict[str, str]) -> str:
+    """RFC 7638 thumbprint of a P-256 public JWK (the ``jkt`` a token is bound to)."""
+    canonical = json.dumps(
+        {"crv": jwk["crv"], "kty": jwk["kty"], "x": jwk["x"], "y": jwk["y"]},
+        separators=(",", ":"),
+        sort_keys=True,
+    )
+    return b64url(hashlib.sha256(canonical.encode()).digest())
+
+
+def access_token_hash(token: str) -> str:
+    """The DPoP ``ath`` claim: base64url(SHA-256(access token))."""
+    return b64url(hashlib.sha256(token.encode("ascii")).digest())
+
+
+def htu(url: str) -> str:
+    """The DPoP ``htu`` of ``url``: without query and fragment."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+
+
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def dpop_proof(
+    key: ec.EllipticCurvePrivateKey,
+    method: str,
+    url: str,
+    *,
+    nonce: str | None = None,
+    access_token: str | None = None,
+) -> str:
+    """A DPoP proof JWT (RFC 9449) signed with ES256."""
+    header = {"typ": "dpop+jwt", "alg": "ES256", "jwk": public_jwk(key)}
+    claims: dict[str, Any] = {
+        "jti": secrets.token_urlsafe(18),
+        "htm": method.upper(),
+        "htu": htu(url),
+        "iat": int(time.time()),
+    }
+    if nonce:
+        claims["nonce"] = nonce
+    if access_token:
+        claims["ath"] = access_token_hash(access_token)
+    signing_input = ".".join(
+        b64url(json.dumps(part, separators=(",", ":")).encode()) for part in (header, claims)
+    )
+    r, s = decode_dss_signature(key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256())))
+    return f"{signing_input}.{b64url(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+
+
+# --- the opaque credential -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Credential:
+    """What one stored token string carries: the platform's token and what using it needs."""
+
+    token: str
+    key: ec.EllipticCurvePrivateKey
+    did: str
+    pds: str
+    issuer: str = ISSUER
+
+    def encode(self) -> str:
+        scalar = self.key.private_numbers().private_value.to_bytes(32, "big")
+        payload = {
+            "token": self.token,
+            "dpop_key": b64url(scalar),
+            "did": self.did,
+            "pds": self.pds,
+            "iss": self.issuer,
+        }
+        return TOKEN_PREFIX + b64url(json.dumps(payload, separators=(",", ":")).encode())
+
+    @classmethod
+    def decode(cls, value: str) -> Credential:
+        """Parse a stored token; an unreadable one is a dead grant (connect again)."""
+        try:
+            if not value.startswith(TOKEN_PREFIX):
+                raise ValueError
+            payload = json.loads(b64url_decode(value[len(TOKEN_PREFIX) :]))
+            scalar = int.from_bytes(b64url_decode(payload["dpop_key"]), "big")
+            return cls(
+                token=str(payload["token"]),
+                key=ec.derive_private_key(scalar, ec.SECP256R1()),
+                did=str(payload["did"]),
+                pds=str(payload["pds"]),
+                issuer=str(payload.get("iss") or ISSUER),
+            )
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise ProviderDefinitiveError(
+                "the stored bluesky credential is unreadable", error_code="invalid_token"
+            ) from None
+
+
+def client_metadata(*, client_id: str, redirect_uris: list[str]) -> dict[str, Any]:
+    """The client metadata document ``client_id`` must serve (atproto OAuth, public web
+    client)."""
+    return {
+        "client_id": client_id,
+        "client_name": "socialhub",
+        "application_type": "web",
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+        "scope": " ".join(SCOPES),
+        "token_endpoint_auth_method": "none",
+        "dpop_bound_access_tokens": True,
+        "redirect_uris": list(redirect_uris),
+    }
+
+
+# --- post text -----------------------------------------------------------------------------
+
+
+def grapheme_count(text: str) -> int:
+    """User-perceived characters, close to Unicode extended grapheme clusters: combining
+    marks, variation selectors, emoji modifiers and tags join the previous character, a
+    zero-width joiner joins two, regional indicators pair up into flags, CR LF is one."""
+    count = 0
+    joined = False
+    flag_open = False
+    previous = ""
+    for char in text:
+        point = ord(char)
+        if joined:
+            joined = False
+            previous = char
+            continue
+        if point == 0x200D:
+            joined = count > 0
+            continue
+        if (
+            unicodedata.category(char) in ("Mn", "Me", "Mc")
+            or 0xFE00 <= point <= 0xFE0F
+            or 0x1F3FB <= point <= 0x1F3FF
+            or 0xE0020 <= point <= 0xE007F
+        ) and count:
+            continue
+        if 0x1F1E6 <= point <= 0x1F1FF:
+            if flag_open:
+                flag_open = False
+                continue
+            flag_open = True
+        else:
+            flag_open = False
+        if char == "\n" and previous == "\r":
+            previous = char
+            continue
+        previous = char
+        count += 1
+    return count
+
+
+URL_PATTERN = re.compile(r"https?://[^\s<>\"]+")
+TAG_PATTERN = re.compile(r"(?<!\S)#(\w[\w-]*)")
+TRAILING_PUNCTUATION = ".,;:!?)]}'\""
+
+
+def facets(text: str) -> list[dict[str, Any]]:
+    """Rich-text facets for links and hashtags (byte offsets in UTF-8), which Bluesky does
+    not detect on its own."""
+
+    def byte_offset(index: int) -> int:
+        return len(text[:index].encode())
+
+    found: list[dict[str, Any]] = []
+    for match in URL_PATTERN.finditer(text):
+        url = match.group(0).rstrip(TRAILING_PUNCTUATION)
+        start = match.start()
+        found.append(
+            {
+                "index": {
+                    "byteStart": byte_offset(start),
+                    "byteEnd": byte_offset(start + len(url)),
+                },
+                "features": [{"$type": "app.bsky.richtext.facet#link", "uri": url}],
+            }
+        )
+    for match in TAG_PATTERN.finditer(text):
+        tag = match.group(1).rstrip(TRAILING_PUNCTUATION + "-")
+        if not tag or tag.isdigit() or len(tag) > 64:
+            continue
+        start = match.start(0) + match.group(0).index("#")
+        found.append(
+            {
+                "index": {
+                    "byteStart": byte_offset(start),
+                    "byteEnd": byte_offset(start + 1 + len(tag)),
+                },
+                "features": [{"$type": "app.bsky.richtext.facet#tag", "tag": tag}],
+            }
+        )
+    return sorted(found, key=lambda facet: facet["index"]["byteStart"])
+
+
+# --- the adapter ------------------------------------------------------------------------------
+
+
+# https://atproto.com/specs/oauth
+# https://docs.bsky.app/docs/advanced-guides/oauth-client
+# https://docs.bsky.app/docs/api/com-atproto-repo-create-record
+# https://docs.bsky.app/docs/api/com-atproto-repo-upload-blob
+# https://docs.bsky.app/docs/api/app-bsky-actor-get-profile
+# https://docs.bsky.app/docs/advanced-guides/posts
+# https://docs.bsky.app/docs/advanced-guides/rate-limits
+# https://web.plc.directory/spec/v0.1/did-plc
+class BlueskyProvider(OAuth2Provider):
+    platform = "bluesky"
+    authorize_url = AUTHORIZE_URL
+    token_url = TOKEN_URL
+    revoke_url = REVOKE_URL
+    default_scopes = SCOPES
+    token_auth_method = "none"
+    requires_secret = False
+
+    # --- DPoP requests -----------------------------------------------------------------
+
+    def dpop_request(
+        self,
+        method: str,
+        url: str,
+        *,
+        key: ec.EllipticCurvePrivateKey,
+        access_token: str | None = None,
+        **kwargs,
+    ) -> requests.Response:
+        """One request with a DPoP proof (and the DPoP-bound token, at the PDS), retried
+        once with the server's nonce when it asks for one; checked by ``raise_for_answer``."""
+        origin = origin_of(url)
+        extra_headers = dict(kwargs.pop("headers", None) or {})
+        response: requests.Response | None = None
+        for attempt in range(2):
+            headers = dict(extra_headers)
+            headers["DPoP"] = dpop_proof(
+                key, method, url, nonce=_nonce(origin), access_token=access_token
+            )
+            if access_token is not None:
+                headers["Authorization"] = f"DPoP {access_token}"
+            response = http.request(method, url, headers=headers, **kwargs)
+            nonce = response.headers.get("DPoP-Nonce")
+            if nonce:
+                _remember_nonce(origin, nonce)
+            if attempt == 0 and nonce and self.wants_nonce(response):
+                continue
+            break
+        assert response is not None
+        self.raise_for_answer(response)
+        return response
+
+    @staticmethod
+    def wants_nonce(response: requests.Response) -> bool:
+        if response.status_code not in (400, 401):
+            return False
+        body = json_body(response)
+        if isinstance(body, dict) and body.get("error") == "use_dpop_nonce":
+            return True
+        return "use_dpop_nonce" in response.headers.get("WWW-Authenticate", "")
+
+    def auth_server_post(
+        self, url: str, data: dict[str, str], *, key: ec.EllipticCurvePrivateKey
+    ) -> dict:
+        body = json_body(self.dpop_request("POST", url, key=key, data=data))
+        if not isinstance(body, dict):
+            raise ProviderRequestError("bluesky answered something that is not JSON")
+        return body
+
+    # --- OAuth ------------------------------------------------------------------------------
+
+    def authorization_url(
+        self, *, state, code_challenge, redirect_uri, options, code_verifier=""
+    ) -> str:
+        """Push the authorization request (PAR), then send the browser to the authorize
+        endpoint with the ``request_uri`` it answered. This makes a network call."""
+        key = dpop_key_from_verifier(code_verifier)
+        fields = {
+            "client_id": self.credentials.client_id,
+            "response_type": "code",
+            "redirect_uri": redirect_uri,
+            "state": state,
+            "scope": " ".join(self.default_scopes),
+            "code_challenge": code_challenge,
+            "code_challenge_method": "S256",
+        }
+        login_hint = options.get("login_hint") or options.get("handle")
+        if login_hint:
+            fields["login_hint"] = login_hint
+        body = self.auth_server_post(PAR_URL, fields, key=key)
+        request_uri = body.get("request_uri")
+        if not isinstance(request_uri, str) or not request_uri:
+            raise ProviderRequestError("bluesky PAR answer has no request_uri")
+        query = urlencode({"client_id": self.credentials.client_id, "request_uri": request_uri})
+        return f"{http.platform_url(AUTHORIZE_URL)}?{query}"
+
+    def exchange_code(self, *, code, redirect_uri, code_verifier) -> TokenSet:
+        key = dpop_key_from_verifier(code_verifier)
+        body = self.auth_server_post(
+            TOKEN_URL,
+            {
+                "grant_type": "authorization_code",
+                "client_id": self.credentials.client_id,
+                "code": code,
+                "redirect_uri": redirect_uri,
+                "code_verifier": code_verifier,
+            },
+            key=key,
+        )
+        did = self.subject(body)
+        pds = self.pds_of(did)
+        self.check_authorization_server(pds)
+        return self.credential_tokens(body, key=key, did=did, pds=pds, issuer=ISSUER)
+
+    def refresh(self, *, refresh_token) -> TokenSet:
+        held = Credential.decode(refresh_token)
+        body = self.auth_server_post(
+            TOKEN_URL,
+            {
+                "grant_type": "refresh_token",
+                "client_id": self.credentials.client_id,
+                "refresh_token": held.token,
+            },
+            key=held.key,
+        )
+        if self.subject(body) != held.did:
+            raise ProviderRequestError("bluesky refreshed a session of another account")
+        return self.credential_tokens(
+            body, key=held.key, did=held.did, pds=held.pds, issuer=held.issuer
+        )
+
+    def revoke(self, *, access_token, refresh_token) -> None:
+        """Revoke the refresh token (ending the session), then the access token. A stored
+        value that does not parse holds nothing to revoke."""
+        for value, hint in ((refresh_token, "refresh_token"), (access_token, "access_token")):
+            if not value:
+                continue
+            try:
+                held = Credential.decode(value)
+            except ProviderDefinitiveError:
+                continue
+            self.dpop_request(
+                "POST",
+                REVOKE_URL,
+                key=held.key,
+                data={
+                    "client_id": self.credentials.client_id,
+                    "token": held.token,
+                    "token_type_hint": hint,
+                },
+            )
+
+    def subject(self, body: dict) -> str:
+        """The account DID of a token answer, after the atproto checks on the answer."""
+        token_type = str(body.get("token_type", ""))
+        if token_type.lower() != "dpop":
+            raise ProviderRequestError("bluesky answered a token that is not DPoP-bound")
+        scope = body.get("scope")
+        if not isinstance(scope, str) or "atproto" not in scope.split():
+            raise ProviderRequestError("bluesky granted no atproto scope")
+        sub = body.get("sub")
+        if not isinstance(sub, str) or not sub.startswith("did:"):
+            raise ProviderRequestError("bluesky token answer names no account (sub)")
+        return sub
+
+    def credential_tokens(
+        self, body: dict, *, key: ec.EllipticCurvePrivateKey, did: str, pds: str, issuer: str
+    ) -> TokenSet:
+        tokens = self.token_set(body)
+        if not tokens.refresh_token:
+            raise ProviderRequestError("bluesky token answer has no refresh_token")
+
+        def wrap(token: str) -> str:
+            return Credential(token=token, key=key, did=did, pds=pds, issuer=issuer).encode()
+
+        return TokenSet(
+            access_token=wrap(tokens.access_token),
+            refresh_token=wrap(tokens.refresh_token),
+            expires_at=tokens.expires_at,
+            scopes=tokens.scopes,
+        )
+
+    # --- identity ---------------------------------------------------------------------------
+
+    def did_document_url(self, did: str) -> str:
+        if DID_PLC.fullmatch(did):
+            return f"{PLC_DIRECTORY}/{did}"
+        web = DID_WEB.fullmatch(did)
+        if web:
+            host = web.group(1).replace("%3A", ":").replace("%3a", ":")
+            return f"https://{host}/.well-known/did.json"
+        raise ProviderRequestError("bluesky account DID has a method this service cannot resolve")
+
+    def pds_of(self, did: str) -> str:
+        """The account's PDS, from its DID document."""
+        document = self.api_json("GET", self.did_document_url(did))
+        if not isinstance(document, dict) or document.get("id") != did:
+            raise ProviderRequestError("bluesky account DID document does not match the DID")
+        for service in document.get("service") or []:
+            if not isinstance(service, dict):
+                continue
+            if str(service.get("id", "")).endswith("#atproto_pds") and (
+                service.get("type") == "AtprotoPersonalDataServer"
+            ):
+                endpoint = service.get("serviceEndpoint")
+                if isinstance(endpoint, str) and endpoint.startswith("https://"):
+                    return endpoint.rstrip("/")
+        raise ProviderRequestError("bluesky account DID document names no PDS")
+
+    def check_authorization_server(self, pds: str) -> None:
+        """The atproto identity check: the account's PDS must name this issuer as its
+        authorization server, or the issuer could vouch for an account it does not host."""
+        metadata = self.api_json("GET", f"{pds}/.well-known/oauth-protected-resource")
+        servers = metadata.get("authorization_servers") if isinstance(metadata, dict) else None
+        if not isinstance(servers, list) or ISSUER not in servers:
+            raise ProviderRequestError(
+                "bluesky account is not hosted behind the bsky.social authorization server"
+            )
+
+    # --- profile ------------------------------------------------------------------------------
+
+    def fetch_profile(self, *, access_token) -> Profile:
+        held = Credential.decode(access_token)
+        body = self.api_json(
+            "GET",
+            f"{PUBLIC_APPVIEW}/xrpc/app.bsky.actor.getProfile",
+            params={"actor": held.did},
+        )
+        if not isinstance(body, dict) or body.get("did") != held.did:
+            raise ProviderRequestError("bluesky profile answer is not the account's")
+        handle = body.get("handle")
+        try:
+            return Profile(
+                platform_user_id=held.did,
+                username=handle if isinstance(handle, str) and handle != "handle.invalid" else None,
+                display_name=body.get("displayName") or None,
+                avatar_url=body.get("avatar") or None,
+                account_type="",
+                follower_count=int(body.get("followersCount") or 0),
+                following_count=int(body.get("followsCount") or 0),
+                post_count=int(body.get("postsCount") or 0),
+                metadata={"did": held.did, "pds_url": held.pds},
+            )
+        except (TypeError, ValueError) as exc:
+            raise ProviderRequestError("bluesky profile answer is malformed") from exc
+
+    # --- publish ------------------------------------------------------------------------------
+
+    def publish(self, *, access_token, text, media_urls, idempotency_key=None) -> PublishResult:
+        """Post ``text`` with up to 4 images. ``idempotency_key`` is ignored: Bluesky has
+        no idempotency keys."""
+        held = Credential.decode(access_token)
+        require(bool(text.strip()) or bool(media_urls), self.platform, "posts need text or images")
+        require(
+            grapheme_count(text) <= MAX_GRAPHEMES,
+            self.platform,
+            f"posts take at most {MAX_GRAPHEMES} characters",
+        )
+        require(
+            len(text.encode()) <= MAX_TEXT_BYTES,
+            self.platform,
+            f"post text takes at most {MAX_TEXT_BYTES} bytes",
+        )
+        require(
+            len(media_urls) <= MAX_IMAGES,
+            self.platform,
+            f"posts take at most {MAX_IMAGES} images",
+        )
+        images = [self.download_image(url, index) for index, url in enumerate(media_urls, 1)]
+        record: dict[str, Any] = {
+            "$type": POST_COLLECTION,
+            "text": text,
+            "createdAt": datetime.now(UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
+        }
+        found = facets(text)
+        if found:
+            record["facets"] = found
+        if images:
+            record["embed"] = {
+                "$type": "app.bsky.embed.images",
+                "images": [
+                    {"alt": "", "image": self.upload_blob(held, content, content_type)}
+                    for content, content_type in images
+                ],
+            }
+        body = json_body(
+            self.dpop_request(
+                "POST",
+                f"{held.pds}/xrpc/com.atproto.repo.createRecord",
+                key=held.key,
+                access_token=held.token,
+                json={"repo": held.did, "collection": POST_COLLECTION, "record": record},
+            )
+        )
+        uri = body.get("uri") if isinstance(body, dict) else None
+        if not isinstance(uri, str) or not uri.startswith("at://"):
+            raise ProviderRequestError("bluesky createRecord answer has no record URI")
+        return PublishResult(platform_post_id=uri)
+
+    def download_image(self, url: str, index: int) -> tuple[bytes, str]:
+        """The bytes and type of image ``index``, refused before any upload if Bluesky
+        would refuse it."""
+        response = http.request("GET", url)
+        if response.status_code == 429 or response.status_code >= 500:
+            raise ProviderTransientError(
+                f"media {index} could not be fetched now (HTTP {response.status_code})",
+                http_status=response.status_code,
+                retry_after=http.retry_after(response),
+            )
+        if response.status_code >= 400:
+            raise ProviderRequestError(
+                f"bluesky media {index} could not be fetched (HTTP {response.status_code})"
+            )
+        content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if not content_type.startswith("image/"):
+            content_type = (mimetypes.guess_type(urlsplit(url).path)[0] or "").lower()
+        require(
+            content_type.startswith("image/"),
+            self.platform,
+            f"media {index} is not an image (posts here take images only)",
+        )
+        require(
+            len(response.content) <= MAX_IMAGE_BYTES,
+            self.platform,
+            f"image {index} is larger than {MAX_IMAGE_BYTES} bytes",
+        )
+        return response.content, content_type
+
+    def upload_blob(self, held: Credential, content: bytes, content_type: str) -> dict:
+        body = json_body(
+            self.dpop_request(
+                "POST",
+                f"{held.pds}/xrpc/com.atproto.repo.uploadBlob",
+                key=held.key,
+                access_token=held.token,
+                data=content,
+                headers={"Content-Type": content_type},
+            )
+        )
+        blob = body.get("blob") if isinstance(body, dict) else None
+        if not isinstance(blob, dict):
+            raise ProviderRequestError("bluesky uploadBlob answer has no blob")
+        return blob
+
+    # --- classification -------------------------------------------------------------------
+
+    def classify_error(
+        self, status: int, body: Any, response: requests.Response
+    ) -> ProviderError | None:
+        """XRPC errors (``{"error", "message"}``) and OAuth errors (``{"error",
+        "error_description"}``, RFC 6749 plus DPoP's) in one place."""
+        code = body.get("error") if isinstance(body, dict) else None
+        if status == 429 or code == RATE_LIMIT_ERROR:
+            return ProviderTransientError(
+                "bluesky rate limit exceeded",
+                http_status=status,
+                error_code=code or "",
+                retry_after=self.rate_limit_reset(response),
+            )
+        if not isinstance(code, str):
+            return super().classify_error(status, body, response)
+        if status < 400:
+            return None
+        description = str(body.get("message") or body.get("error_description") or code)[:200]
+        if status >= 500:
+            return ProviderTransientError(description, http_status=status, error_code=code)
+        if code in DEFINITIVE_XRPC_ERRORS:
+            return ProviderDefinitiveError(description, http_status=status, error_code=code)
+        if code in DPOP_ERRORS:
+            # Our proof or a nonce race, not a dead grant: "use_dpop_nonce" here means the
+            # retry with the new nonce was refused too.
+            error_class = (
+                ProviderTransientError if code == "use_dpop_nonce" else ProviderRequestError
+            )
+            return error_class(description, http_status=status, error_code=code)
+        if code.islower() or "_" in code:
+            return self.classify_oauth_code(code, description, status=status)
+        if status == 401:
+            return ProviderDefinitiveError(description, http_status=status, error_code=code)
+        return ProviderRequestError(description, http_status=status, error_code=code)
+
+    @staticmethod
+    def rate_limit_reset(response: requests.Response) -> float | None:
+        """Seconds until the limit resets: ``Retry-After``, else ``ratelimit-reset`` (epoch
+        seconds)."""
+        retry_after = http.retry_after(response)
+        if retry_after is not None:
+            return retry_after
+        try:
+            return max(0.0, float(response.headers.get("ratelimit-reset", "")) - time.time())
+        except ValueError:
+            return None

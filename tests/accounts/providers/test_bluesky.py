@@ -1,0 +1,839 @@
+"""The Bluesky adapter: PAR, DPoP (proofs, nonces, key binding), the opaque credential,
+DID resolution, profile, publish, revoke and error classification; and a full run against
+the fake."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import timedelta
+from urllib.parse import parse_qs, parse_qsl, urlsplit
+
+import pytest
+import responses as responses_lib
+from django.test import RequestFactory
+from django.utils import timezone
+
+from accounts.providers import http as provider_http
+from accounts.providers import provider_for
+from accounts.providers.base import (
+    ProviderDefinitiveError,
+    ProviderRequestError,
+    ProviderTransientError,
+    pkce_pair,
+)
+from accounts.providers.bluesky import (
+    BlueskyProvider,
+    Credential,
+    access_token_hash,
+    dpop_key_from_verifier,
+    facets,
+    forget_nonces,
+    grapheme_count,
+    jwk_thumbprint,
+    public_jwk,
+)
+from accounts.providers.oauth2 import Credentials
+from accounts.views.bluesky import client_metadata
+from tests.fake_platforms.bluesky import read_proof, thumbprint
+
+CLIENT_ID = "https://socialhub.example.com/oauth/bluesky/client-metadata.json"
+REDIRECT_URI = "https://socialhub.example.com/connect/bluesky/callback"
+PAR_URL = "https://bsky.social/oauth/par"
+TOKEN_URL = "https://bsky.social/oauth/token"
+REVOKE_URL = "https://bsky.social/oauth/revoke"
+DID = "did:plc:ewvi7nxzyoun6zhxrhs64oiz"
+PDS = "https://morel.us-east.host.bsky.network"
+PLC_URL = f"https://plc.directory/{DID}"
+RESOURCE_URL = f"{PDS}/.well-known/oauth-protected-resource"
+CREATE_URL = f"{PDS}/xrpc/com.atproto.repo.createRecord"
+UPLOAD_URL = f"{PDS}/xrpc/com.atproto.repo.uploadBlob"
+PROFILE_URL = "https://public.api.bsky.app/xrpc/app.bsky.actor.getProfile"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_nonces():
+    forget_nonces()
+    yield
+    forget_nonces()
+
+
+@pytest.fixture
+def provider() -> BlueskyProvider:
+    return BlueskyProvider(Credentials(CLIENT_ID))
+
+
+@pytest.fixture
+def pkce() -> tuple[str, str]:
+    return pkce_pair()
+
+
+@pytest.fixture
+def held(pkce) -> Credential:
+    """A stored session: the platform's tokens wrapped with the DPoP key of ``pkce``."""
+    return Credential(token="at-1", key=dpop_key_from_verifier(pkce[0]), did=DID, pds=PDS)
+
+
+def stored(held: Credential, token: str) -> str:
+    return Credential(token=token, key=held.key, did=held.did, pds=held.pds).encode()
+
+
+def proof_of(call) -> tuple[dict, dict]:
+    """The verified header and claims of a recorded call's DPoP proof."""
+    return read_proof(call.request.headers["DPoP"])
+
+
+def form_of(call) -> dict[str, str]:
+    return dict(parse_qsl(call.request.body))
+
+
+def token_body(**overrides) -> dict:
+    return {
+        "access_token": "at-1",
+        "token_type": "DPoP",
+        "expires_in": 900,
+        "refresh_token": "rt-1",
+        "scope": "atproto transition:generic",
+        "sub": DID,
+        **overrides,
+    }
+
+
+def did_document(pds: str = PDS) -> dict:
+    return {
+        "id": DID,
+        "alsoKnownAs": ["at://ann.bsky.social"],
+        "service": [
+            {"id": "#atproto_pds", "type": "AtprotoPersonalDataServer", "serviceEndpoint": pds}
+        ],
+    }
+
+
+def nonce_please(status: int = 400, nonce: str = "nonce-1") -> dict:
+    """The answer of a server that wants a (new) DPoP nonce."""
+    if status == 401:
+        return {
+            "status": 401,
+            "json": {"error": "use_dpop_nonce", "message": "DPoP nonce mismatch"},
+            "headers": {"DPoP-Nonce": nonce, "WWW-Authenticate": 'DPoP error="use_dpop_nonce"'},
+        }
+    return {
+        "status": 400,
+        "json": {"error": "use_dpop_nonce", "error_description": "nonce required"},
+        "headers": {"DPoP-Nonce": nonce},
+    }
+
+
+# --- key and credential -------------------------------------------------------------------
+
+
+def test_dpop_key_is_derived_from_the_verifier(pkce):
+    verifier, _challenge = pkce
+    same = dpop_key_from_verifier(verifier)
+    other = dpop_key_from_verifier(pkce_pair()[0])
+    assert public_jwk(same) == public_jwk(dpop_key_from_verifier(verifier))
+    assert public_jwk(same) != public_jwk(other)
+
+
+def test_dpop_key_depends_on_the_secret_key(pkce, settings):
+    before = public_jwk(dpop_key_from_verifier(pkce[0]))
+    settings.SECRET_KEY = "another-secret-key-for-this-test-0123456789"
+    assert public_jwk(dpop_key_from_verifier(pkce[0])) != before
+
+
+def test_credential_round_trips_and_is_opaque(held):
+    value = held.encode()
+    assert value.startswith("bsky1.")
+    assert "at-1" not in value and DID not in value  # base64url, not readable at a glance
+    back = Credential.decode(value)
+    assert (back.token, back.did, back.pds, back.issuer) == ("at-1", DID, PDS, held.issuer)
+    assert public_jwk(back.key) == public_jwk(held.key)
+
+
+@pytest.mark.parametrize("value", ["", "at-raw-token", "bsky1.not-json", "bsky1.e30"])
+def test_an_unreadable_credential_is_a_dead_grant(provider, answers, value):
+    with pytest.raises(ProviderDefinitiveError) as refused:
+        provider.fetch_profile(access_token=value)
+    assert refused.value.error_code == "invalid_token"
+    assert len(answers.calls) == 0
+
+
+def test_provider_needs_only_a_client_id(credentials):
+    credentials["bluesky"] = {"client_id": CLIENT_ID, "client_secret": ""}
+    adapter = provider_for("bluesky")
+    assert isinstance(adapter, BlueskyProvider)
+    assert adapter.credentials.client_id == CLIENT_ID
+
+
+# --- authorization (PAR) ------------------------------------------------------------------------
+
+
+def test_authorization_url_pushes_the_request_and_retries_with_the_nonce(provider, answers, pkce):
+    verifier, challenge = pkce
+    answers.add(responses_lib.POST, PAR_URL, **nonce_please(nonce="nonce-1"))
+    answers.add(
+        responses_lib.POST,
+        PAR_URL,
+        status=201,
+        json={"request_uri": "urn:ietf:params:oauth:request_uri:req-1", "expires_in": 299},
+        headers={"DPoP-Nonce": "nonce-2"},
+    )
+
+    url = provider.authorization_url(
+        state="st-1",
+        code_challenge=challenge,
+        code_verifier=verifier,
+        redirect_uri=REDIRECT_URI,
+        options={},
+    )
+
+    parts = urlsplit(url)
+    assert (parts.scheme, parts.netloc, parts.path) == ("https", "bsky.social", "/oauth/authorize")
+    assert parse_qs(parts.query) == {
+        "client_id": [CLIENT_ID],
+        "request_uri": ["urn:ietf:params:oauth:request_uri:req-1"],
+    }
+    assert len(answers.calls) == 2
+    for call in answers.calls:
+        assert form_of(call) == {
+            "client_id": CLIENT_ID,
+            "response_type": "code",
+            "redirect_uri": REDIRECT_URI,
+            "state": "st-1",
+            "scope": "atproto transition:generic",
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+        }
+        assert "Authorization" not in call.request.headers
+    (header, first), (_header, second) = (proof_of(call) for call in answers.calls)
+    assert header["typ"] == "dpop+jwt" and header["alg"] == "ES256"
+    assert "d" not in header["jwk"]
+    assert thumbprint(header["jwk"]) == jwk_thumbprint(public_jwk(dpop_key_from_verifier(verifier)))
+    assert (first["htm"], first["htu"]) == ("POST", PAR_URL)
+    assert "nonce" not in first and "ath" not in first
+    assert second["nonce"] == "nonce-1"
+    assert first["jti"] != second["jti"]
+
+
+def test_authorization_url_passes_a_login_hint(provider, answers, pkce):
+    answers.add(responses_lib.POST, PAR_URL, status=201, json={"request_uri": "urn:x"})
+    provider.authorization_url(
+        state="st",
+        code_challenge=pkce[1],
+        code_verifier=pkce[0],
+        redirect_uri=REDIRECT_URI,
+        options={"login_hint": "ann.bsky.social"},
+    )
+    assert form_of(answers.calls[0])["login_hint"] == "ann.bsky.social"
+
+
+def test_authorization_url_needs_the_verifier(provider, answers, pkce):
+    with pytest.raises(ProviderRequestError):
+        provider.authorization_url(
+            state="st", code_challenge=pkce[1], redirect_uri=REDIRECT_URI, options={}
+        )
+    assert len(answers.calls) == 0
+
+
+def test_a_refused_par_is_a_request_error(provider, answers, pkce):
+    answers.add(
+        responses_lib.POST,
+        PAR_URL,
+        status=400,
+        json={"error": "invalid_redirect_uri", "error_description": "Invalid redirect_uri"},
+    )
+    with pytest.raises(ProviderRequestError) as refused:
+        provider.authorization_url(
+            state="st",
+            code_challenge=pkce[1],
+            code_verifier=pkce[0],
+            redirect_uri="https://elsewhere.example/cb",
+            options={},
+        )
+    assert refused.value.error_code == "invalid_redirect_uri"
+
+
+# --- code exchange ----------------------------------------------------------------------------
+
+
+def exchange_answers(answers, *, resource: dict | None = None) -> None:
+    answers.add(responses_lib.POST, TOKEN_URL, json=token_body(), headers={"DPoP-Nonce": "nonce-3"})
+    answers.add(responses_lib.GET, PLC_URL, json=did_document())
+    answers.add(
+        responses_lib.GET,
+        RESOURCE_URL,
+        json=resource or {"resource": PDS, "authorization_servers": ["https://bsky.social"]},
+    )
+
+
+def test_exchange_code(provider, answers, pkce):
+    verifier, _challenge = pkce
+    exchange_answers(answers)
+
+    tokens = provider.exchange_code(code="cod-1", redirect_uri=REDIRECT_URI, code_verifier=verifier)
+
+    token_call = answers.calls[0]
+    assert form_of(token_call) == {
+        "grant_type": "authorization_code",
+        "client_id": CLIENT_ID,
+        "code": "cod-1",
+        "redirect_uri": REDIRECT_URI,
+        "code_verifier": verifier,
+    }  # a public client: no client_secret, no Authorization header
+    assert "Authorization" not in token_call.request.headers
+    header, claims = proof_of(token_call)
+    # the same key as the PAR's: derived from the same verifier
+    assert thumbprint(header["jwk"]) == jwk_thumbprint(public_jwk(dpop_key_from_verifier(verifier)))
+    assert (claims["htm"], claims["htu"]) == ("POST", TOKEN_URL)
+    assert [call.request.url for call in answers.calls[1:]] == [PLC_URL, RESOURCE_URL]
+
+    access, refresh = (
+        Credential.decode(tokens.access_token),
+        Credential.decode(tokens.refresh_token),
+    )
+    assert (access.token, access.did, access.pds) == ("at-1", DID, PDS)
+    assert (refresh.token, refresh.did, refresh.pds) == ("rt-1", DID, PDS)
+    assert public_jwk(access.key) == public_jwk(refresh.key) == header["jwk"]
+    assert tokens.scopes == ["atproto", "transition:generic"]
+    assert timezone.now() + timedelta(seconds=890) < tokens.expires_at
+    assert tokens.expires_at < timezone.now() + timedelta(seconds=910)
+
+
+def test_exchange_refuses_an_account_not_hosted_behind_the_entryway(provider, answers, pkce):
+    exchange_answers(
+        answers, resource={"resource": PDS, "authorization_servers": ["https://evil.example"]}
+    )
+    with pytest.raises(ProviderRequestError):
+        provider.exchange_code(code="cod-1", redirect_uri=REDIRECT_URI, code_verifier=pkce[0])
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{"scope": "transition:generic"}, {"token_type": "Bearer"}, {"sub": "ann.bsky.social"}],
+)
+def test_exchange_refuses_a_non_atproto_token_answer(provider, answers, pkce, overrides):
+    answers.add(responses_lib.POST, TOKEN_URL, json=token_body(**overrides))
+    with pytest.raises(ProviderRequestError):
+        provider.exchange_code(code="cod-1", redirect_uri=REDIRECT_URI, code_verifier=pkce[0])
+    assert len(answers.calls) == 1  # nothing resolved for an answer already refused
+
+
+def test_exchange_of_a_bad_code_is_definitive(provider, answers, pkce):
+    answers.add(
+        responses_lib.POST,
+        TOKEN_URL,
+        status=400,
+        json={"error": "invalid_grant", "error_description": "Invalid code"},
+    )
+    with pytest.raises(ProviderDefinitiveError) as refused:
+        provider.exchange_code(code="cod-x", redirect_uri=REDIRECT_URI, code_verifier=pkce[0])
+    assert refused.value.error_code == "invalid_grant"
+    assert str(refused.value) == "Invalid code"
+
+
+# --- refresh ----------------------------------------------------------------------------------
+
+
+def test_refresh_rotates_with_the_same_key(provider, answers, held):
+    answers.add(responses_lib.POST, TOKEN_URL, **nonce_please(nonce="nonce-5"))
+    answers.add(
+        responses_lib.POST,
+        TOKEN_URL,
+        json=token_body(access_token="at-2", refresh_token="rt-2"),
+        headers={"DPoP-Nonce": "nonce-5"},
+    )
+
+    tokens = provider.refresh(refresh_token=stored(held, "rt-1"))
+
+    assert len(answers.calls) == 2  # no DID resolution: the credential carries the PDS
+    assert form_of(answers.calls[1]) == {
+        "grant_type": "refresh_token",
+        "client_id": CLIENT_ID,
+        "refresh_token": "rt-1",
+    }
+    header, claims = proof_of(answers.calls[1])
+    assert header["jwk"] == public_jwk(held.key)
+    assert claims["nonce"] == "nonce-5"
+    access, refresh = (
+        Credential.decode(tokens.access_token),
+        Credential.decode(tokens.refresh_token),
+    )
+    assert (access.token, refresh.token) == ("at-2", "rt-2")
+    assert (access.did, access.pds) == (DID, PDS)
+    assert public_jwk(refresh.key) == public_jwk(held.key)
+
+
+def test_refresh_of_another_account_is_refused(provider, answers, held):
+    answers.add(responses_lib.POST, TOKEN_URL, json=token_body(sub="did:plc:" + "a" * 24))
+    with pytest.raises(ProviderRequestError):
+        provider.refresh(refresh_token=stored(held, "rt-1"))
+
+
+def test_refresh_invalid_grant_is_definitive(provider, answers, held):
+    answers.add(
+        responses_lib.POST,
+        TOKEN_URL,
+        status=400,
+        json={"error": "invalid_grant", "error_description": "Invalid refresh token"},
+        headers={"DPoP-Nonce": "nonce-6"},
+    )
+    with pytest.raises(ProviderDefinitiveError) as refused:
+        provider.refresh(refresh_token=stored(held, "rt-1"))
+    assert refused.value.error_code == "invalid_grant"
+    assert refused.value.http_status == 400
+    assert "rt-1" not in str(refused.value)
+
+
+def test_refresh_5xx_is_transient(provider, answers, held):
+    answers.add(responses_lib.POST, TOKEN_URL, status=503, body="upstream down")
+    with pytest.raises(ProviderTransientError) as failed:
+        provider.refresh(refresh_token=stored(held, "rt-1"))
+    assert failed.value.http_status == 503
+
+
+def test_refresh_429_is_transient_with_retry_after(provider, answers, held):
+    answers.add(
+        responses_lib.POST,
+        TOKEN_URL,
+        status=429,
+        json={"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"},
+        headers={"Retry-After": "30"},
+    )
+    with pytest.raises(ProviderTransientError) as failed:
+        provider.refresh(refresh_token=stored(held, "rt-1"))
+    assert failed.value.retry_after == 30
+    assert failed.value.error_code == "RateLimitExceeded"
+
+
+def test_a_nonce_refused_twice_is_transient(provider, answers, held):
+    answers.add(responses_lib.POST, TOKEN_URL, **nonce_please(nonce="nonce-a"))
+    answers.add(responses_lib.POST, TOKEN_URL, **nonce_please(nonce="nonce-b"))
+    with pytest.raises(ProviderTransientError) as failed:
+        provider.refresh(refresh_token=stored(held, "rt-1"))
+    assert failed.value.error_code == "use_dpop_nonce"
+    assert len(answers.calls) == 2  # one retry, no more
+
+
+# --- profile ---------------------------------------------------------------------------------
+
+
+def test_fetch_profile(provider, answers, held):
+    answers.add(
+        responses_lib.GET,
+        PROFILE_URL,
+        json={
+            "did": DID,
+            "handle": "ann.bsky.social",
+            "displayName": "Ann",
+            "avatar": "https://cdn.bsky.app/img/avatar/plain/did/cid@jpeg",
+            "followersCount": 1200,
+            "followsCount": 80,
+            "postsCount": 345,
+        },
+    )
+
+    profile = provider.fetch_profile(access_token=held.encode())
+
+    call = answers.calls[0]
+    assert parse_qs(urlsplit(call.request.url).query) == {"actor": [DID]}
+    assert "Authorization" not in call.request.headers  # public AppView: no token sent
+    assert profile.platform_user_id == DID
+    assert profile.username == "ann.bsky.social"
+    assert profile.display_name == "Ann"
+    assert profile.avatar_url == "https://cdn.bsky.app/img/avatar/plain/did/cid@jpeg"
+    assert (profile.follower_count, profile.following_count, profile.post_count) == (1200, 80, 345)
+    assert profile.metadata == {"did": DID, "pds_url": PDS}
+
+
+def test_fetch_profile_of_a_bare_account(provider, answers, held):
+    answers.add(responses_lib.GET, PROFILE_URL, json={"did": DID, "handle": "handle.invalid"})
+    profile = provider.fetch_profile(access_token=held.encode())
+    assert profile.username is None and profile.display_name is None
+    assert profile.follower_count == 0
+
+
+def test_fetch_profile_not_found_is_a_request_error(provider, answers, held):
+    answers.add(
+        responses_lib.GET,
+        PROFILE_URL,
+        status=400,
+        json={"error": "InvalidRequest", "message": "Profile not found"},
+    )
+    with pytest.raises(ProviderRequestError) as refused:
+        provider.fetch_profile(access_token=held.encode())
+    assert refused.value.error_code == "InvalidRequest"
+
+
+# --- publish ---------------------------------------------------------------------------------
+
+
+def test_publish_text(provider, answers, held):
+    answers.add(responses_lib.POST, CREATE_URL, **nonce_please(401, nonce="pds-nonce"))
+    answers.add(
+        responses_lib.POST,
+        CREATE_URL,
+        json={"uri": f"at://{DID}/app.bsky.feed.post/3kabc", "cid": "bafyrei1"},
+    )
+    text = "Olá! New post https://example.com/a. #launch"
+
+    result = provider.publish(access_token=held.encode(), text=text, media_urls=[])
+
+    assert result.platform_post_id == f"at://{DID}/app.bsky.feed.post/3kabc"
+    assert len(answers.calls) == 2
+    for call in answers.calls:
+        assert call.request.headers["Authorization"] == "DPoP at-1"
+        _header, claims = proof_of(call)
+        assert (claims["htm"], claims["htu"]) == ("POST", CREATE_URL)
+        assert claims["ath"] == access_token_hash("at-1")
+    assert "nonce" not in proof_of(answers.calls[0])[1]
+    assert proof_of(answers.calls[1])[1]["nonce"] == "pds-nonce"
+    sent = json.loads(answers.calls[1].request.body)
+    record = sent.pop("record")
+    assert sent == {"repo": DID, "collection": "app.bsky.feed.post"}
+    assert record["$type"] == "app.bsky.feed.post"
+    assert record["text"] == text
+    assert record["createdAt"].endswith("Z")
+    assert "embed" not in record
+    encoded = text.encode()
+    link, tag = record["facets"]
+    assert link["features"] == [
+        {"$type": "app.bsky.richtext.facet#link", "uri": "https://example.com/a"}
+    ]
+    start, end = link["index"]["byteStart"], link["index"]["byteEnd"]
+    assert encoded[start:end] == b"https://example.com/a"
+    assert tag["features"] == [{"$type": "app.bsky.richtext.facet#tag", "tag": "launch"}]
+    assert encoded[tag["index"]["byteStart"] : tag["index"]["byteEnd"]] == b"#launch"
+
+
+def test_publish_images(provider, answers, held):
+    for name in ("a.jpg", "b.png"):
+        answers.add(
+            responses_lib.GET,
+            f"https://media.example.com/{name}",
+            body=b"\x89img-" + name.encode(),
+            content_type="image/png" if name.endswith("png") else "image/jpeg",
+        )
+    for index in (1, 2):
+        answers.add(
+            responses_lib.POST,
+            UPLOAD_URL,
+            json={
+                "blob": {
+                    "$type": "blob",
+                    "ref": {"$link": f"bafkrei{index}"},
+                    "mimeType": "image/jpeg",
+                    "size": 9,
+                }
+            },
+        )
+    answers.add(responses_lib.POST, CREATE_URL, json={"uri": f"at://{DID}/app.bsky.feed.post/3k2"})
+
+    result = provider.publish(
+        access_token=held.encode(),
+        text="two pictures",
+        media_urls=["https://media.example.com/a.jpg", "https://media.example.com/b.png"],
+        idempotency_key="tgt_1",
+    )
+
+    assert result.platform_post_id == f"at://{DID}/app.bsky.feed.post/3k2"
+    uploads = [call for call in answers.calls if call.request.url == UPLOAD_URL]
+    assert [call.request.body for call in uploads] == [b"\x89img-a.jpg", b"\x89img-b.png"]
+    assert [call.request.headers["Content-Type"] for call in uploads] == [
+        "image/jpeg",
+        "image/png",
+    ]
+    for call in uploads:
+        assert call.request.headers["Authorization"] == "DPoP at-1"
+        assert proof_of(call)[1]["htu"] == UPLOAD_URL
+    record = json.loads(answers.calls[-1].request.body)["record"]
+    assert record["embed"] == {
+        "$type": "app.bsky.embed.images",
+        "images": [
+            {
+                "alt": "",
+                "image": {
+                    "$type": "blob",
+                    "ref": {"$link": f"bafkrei{index}"},
+                    "mimeType": "image/jpeg",
+                    "size": 9,
+                },
+            }
+            for index in (1, 2)
+        ],
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "media_urls"),
+    [
+        ("", []),
+        ("x" * 301, []),
+        ("é" * 1501, []),  # 1501 graphemes would pass nothing anyway; 3002 bytes
+        ("five", [f"https://media.example.com/{n}.jpg" for n in range(5)]),
+    ],
+)
+def test_publish_refusals_before_any_call(provider, answers, held, text, media_urls):
+    with pytest.raises(ProviderRequestError):
+        provider.publish(access_token=held.encode(), text=text, media_urls=media_urls)
+    assert len(answers.calls) == 0
+
+
+def test_publish_counts_graphemes_not_code_points(provider, answers, held):
+    answers.add(responses_lib.POST, CREATE_URL, json={"uri": f"at://{DID}/app.bsky.feed.post/3"})
+    family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"  # one grapheme, five code points
+    provider.publish(access_token=held.encode(), text=family * 150, media_urls=[])  # 750 cp
+    assert len(answers.calls) == 1
+
+
+@pytest.mark.parametrize(("content_type", "size"), [("video/mp4", 10), ("image/jpeg", 1_000_001)])
+def test_publish_refuses_media_bluesky_would_refuse(provider, answers, held, content_type, size):
+    answers.add(
+        responses_lib.GET,
+        "https://media.example.com/m",
+        body=b"\x00" * size,
+        content_type=content_type,
+    )
+    with pytest.raises(ProviderRequestError):
+        provider.publish(
+            access_token=held.encode(), text="hi", media_urls=["https://media.example.com/m"]
+        )
+    assert [call.request.url for call in answers.calls] == ["https://media.example.com/m"]
+
+
+def test_publish_with_missing_media_is_a_request_error(provider, answers, held):
+    answers.add(responses_lib.GET, "https://media.example.com/gone.jpg", status=404)
+    with pytest.raises(ProviderRequestError):
+        provider.publish(
+            access_token=held.encode(),
+            text="hi",
+            media_urls=["https://media.example.com/gone.jpg"],
+        )
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "expected"),
+    [
+        (400, "ExpiredToken", ProviderDefinitiveError),
+        (401, "InvalidToken", ProviderDefinitiveError),
+        (401, "invalid_token", ProviderDefinitiveError),
+        (400, "InvalidRequest", ProviderRequestError),
+        (400, "invalid_dpop_proof", ProviderRequestError),
+        (500, "InternalServerError", ProviderTransientError),
+        (502, "UpstreamFailure", ProviderTransientError),
+    ],
+)
+def test_publish_xrpc_errors(provider, answers, held, status, error, expected):
+    answers.add(
+        responses_lib.POST,
+        CREATE_URL,
+        status=status,
+        json={"error": error, "message": "refused"},
+    )
+    with pytest.raises(expected) as failed:
+        provider.publish(access_token=held.encode(), text="hi", media_urls=[])
+    assert failed.value.error_code == error
+    assert failed.value.http_status == status
+    assert "at-1" not in str(failed.value)
+
+
+def test_publish_rate_limit_reads_the_reset_header(provider, answers, held):
+    answers.add(
+        responses_lib.POST,
+        CREATE_URL,
+        status=429,
+        json={"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"},
+        headers={
+            "ratelimit-limit": "5000",
+            "ratelimit-remaining": "0",
+            "ratelimit-reset": str(int(time.time()) + 120),
+        },
+    )
+    with pytest.raises(ProviderTransientError) as failed:
+        provider.publish(access_token=held.encode(), text="hi", media_urls=[])
+    assert 110 <= failed.value.retry_after <= 121
+
+
+# --- revoke ----------------------------------------------------------------------------------
+
+
+def test_revoke_both_tokens(provider, answers, held):
+    answers.add(responses_lib.POST, REVOKE_URL, **nonce_please(nonce="nonce-r"))
+    answers.add(responses_lib.POST, REVOKE_URL, json={}, headers={"DPoP-Nonce": "nonce-r"})
+    answers.add(responses_lib.POST, REVOKE_URL, json={}, headers={"DPoP-Nonce": "nonce-r"})
+
+    provider.revoke(access_token=held.encode(), refresh_token=stored(held, "rt-1"))
+
+    sent = [form_of(call) for call in answers.calls]
+    assert sent[1:] == [
+        {"client_id": CLIENT_ID, "token": "rt-1", "token_type_hint": "refresh_token"},
+        {"client_id": CLIENT_ID, "token": "at-1", "token_type_hint": "access_token"},
+    ]
+    for call in answers.calls[1:]:
+        header, claims = proof_of(call)
+        assert header["jwk"] == public_jwk(held.key)
+        assert (claims["htu"], claims["nonce"]) == (REVOKE_URL, "nonce-r")
+
+
+def test_revoke_of_unreadable_tokens_calls_nothing(provider, answers):
+    provider.revoke(access_token="garbage", refresh_token="")
+    assert len(answers.calls) == 0
+
+
+def test_revoke_5xx_is_transient(provider, answers, held):
+    answers.add(responses_lib.POST, REVOKE_URL, status=500)
+    with pytest.raises(ProviderTransientError):
+        provider.revoke(access_token=held.encode(), refresh_token="")
+
+
+# --- text helpers ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "count"),
+    [
+        ("hello", 5),
+        ("e\u0301", 1),  # e + combining acute
+        ("\U0001f44d\U0001f3fd", 1),  # thumbs up + skin tone
+        ("\U0001f1eb\U0001f1f7\U0001f1e9\U0001f1ea", 2),  # two flags
+        ("\u2764\ufe0f", 1),  # heart + variation selector
+        ("a\r\nb", 3),
+        ("\U0001f468\u200d\U0001f469\u200d\U0001f467", 1),
+    ],
+)
+def test_grapheme_count(text, count):
+    assert grapheme_count(text) == count
+
+
+def test_facets_skip_numbers_and_trailing_punctuation():
+    found = facets("#1 is not a tag, see (https://x.example/p?q=1).")
+    assert [f["features"][0].get("uri") for f in found] == ["https://x.example/p?q=1"]
+
+
+# --- client metadata view --------------------------------------------------------------------
+
+
+def test_client_metadata_view(credentials, settings):
+    credentials["bluesky"] = {"client_id": CLIENT_ID, "client_secret": ""}
+    settings.BLUESKY_REDIRECT_URIS = [REDIRECT_URI]
+
+    response = client_metadata(RequestFactory().get("/oauth/bluesky/client-metadata.json"))
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert json.loads(response.content) == {
+        "client_id": CLIENT_ID,
+        "client_name": "socialhub",
+        "application_type": "web",
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+        "scope": "atproto transition:generic",
+        "token_endpoint_auth_method": "none",
+        "dpop_bound_access_tokens": True,
+        "redirect_uris": [REDIRECT_URI],
+    }
+
+
+def test_client_metadata_view_without_configuration(credentials):
+    from django.http import Http404
+
+    credentials["bluesky"] = {"client_id": "", "client_secret": ""}
+    with pytest.raises(Http404):
+        client_metadata(RequestFactory().get("/oauth/bluesky/client-metadata.json"))
+
+
+# --- end to end against the fake ------------------------------------------------------------
+
+
+def follow_authorization(url: str) -> dict[str, str]:
+    answer = provider_http.request("GET", url, allow_redirects=False)
+    assert answer.status_code == 302
+    return dict(parse_qsl(urlsplit(answer.headers["Location"]).query))
+
+
+def test_end_to_end_against_the_fake(fakes):
+    fake = fakes["bluesky"]
+    adapter = provider_for("bluesky")
+    verifier, challenge = pkce_pair()
+
+    url = adapter.authorization_url(
+        state="st-e2e",
+        code_challenge=challenge,
+        code_verifier=verifier,
+        redirect_uri=REDIRECT_URI,
+        options={},
+    )
+    back = follow_authorization(url)
+    assert back["state"] == "st-e2e" and back["iss"] == "https://bsky.social"
+
+    tokens = adapter.exchange_code(
+        code=back["code"], redirect_uri=REDIRECT_URI, code_verifier=verifier
+    )
+    profile = adapter.fetch_profile(access_token=tokens.access_token)
+    assert profile.platform_user_id.startswith("did:plc:")
+    assert profile.username == "fakeuser.bsky.social"
+    assert profile.follower_count == 1200
+
+    refreshed = adapter.refresh(refresh_token=tokens.refresh_token)
+    with pytest.raises(ProviderDefinitiveError):  # single use: the old one is spent
+        adapter.refresh(refresh_token=tokens.refresh_token)
+
+    fake.rotate_nonces()  # the next calls meet a nonce they have not seen
+    result = adapter.publish(
+        access_token=refreshed.access_token,
+        text="hello from socialhub",
+        media_urls=fake.e2e_media_urls,
+    )
+    post = fake.published[-1]
+    assert post["uri"] == result.platform_post_id
+    assert post["text"] == "hello from socialhub"
+    assert len(post["images"]) == 1
+
+    adapter.revoke(access_token=refreshed.access_token, refresh_token=refreshed.refresh_token)
+    assert fake.upstream_token(refreshed.refresh_token) in fake.revoked
+    with pytest.raises(ProviderDefinitiveError):
+        adapter.publish(access_token=refreshed.access_token, text="after", media_urls=[])
+    with pytest.raises(ProviderDefinitiveError):
+        adapter.refresh(refresh_token=refreshed.refresh_token)
+
+
+def test_the_fake_refuses_a_token_used_with_another_key(fakes):
+    adapter = provider_for("bluesky")
+    verifier, challenge = pkce_pair()
+    url = adapter.authorization_url(
+        state="st",
+        code_challenge=challenge,
+        code_verifier=verifier,
+        redirect_uri=REDIRECT_URI,
+        options={},
+    )
+    code = follow_authorization(url)["code"]
+    tokens = adapter.exchange_code(code=code, redirect_uri=REDIRECT_URI, code_verifier=verifier)
+    held = Credential.decode(tokens.access_token)
+    thief = Credential(
+        token=held.token, key=dpop_key_from_verifier(pkce_pair()[0]), did=held.did, pds=held.pds
+    )
+    with pytest.raises(ProviderRequestError) as refused:
+        adapter.publish(access_token=thief.encode(), text="stolen", media_urls=[])
+    assert refused.value.error_code == "invalid_dpop_proof"
+    assert fakes["bluesky"].published == []
+
+
+@pytest.mark.django_db
+def test_connect_through_the_service(fakes, user):
+    from accounts.models import SocialAccount
+    from accounts.services.connect import (
+        social_account_connect_complete,
+        social_account_connect_start,
+    )
+
+    start = social_account_connect_start(user=user, platform="bluesky", redirect_uri=REDIRECT_URI)
+    back = follow_authorization(start.authorization_url)
+    result = social_account_connect_complete(
+        user=user, platform="bluesky", code=back["code"], state=back["state"]
+    )
+
+    account = SocialAccount.objects.get(pk=result.account.pk)
+    assert account.platform_user_id.startswith("did:plc:")
+    assert account.platform_username == "fakeuser.bsky.social"
+    assert account.metadata["pds_url"] == "https://morel.us-east.host.bsky.network"
+    assert account.access_token.startswith("bsky1.")
