@@ -86,6 +86,8 @@ class OAuthProvider(ABC):
 
     platform: str
     default_scopes: tuple[str, ...] = ()
+    # False where the platform offers no way to revoke a token: ``revoke`` does nothing.
+    can_revoke: bool = True
 
     @abstractmethod
     def authorization_url(

@@ -328,6 +328,8 @@ class InstagramProvider(MetaProvider):
         )
         return self.long_lived_token_set(body)
 
+    can_revoke = False
+
     def revoke(self, *, access_token, refresh_token) -> None:
         """No-op: the Instagram API with Instagram Login has no token revocation endpoint;
         the user removes the app in Instagram's settings (Meta then calls the app's
@@ -688,6 +690,8 @@ class ThreadsProvider(MetaProvider):
             params={"grant_type": "th_refresh_token"},
         )
         return self.long_lived_token_set(body)
+
+    can_revoke = False
 
     def revoke(self, *, access_token, refresh_token) -> None:
         """No-op: the Threads API has no token revocation endpoint (users remove the app in

@@ -74,6 +74,8 @@ class PinterestProvider(OAuth2Provider):
     pkce = False
     token_auth_method = "client_secret_basic"
 
+    can_revoke = False
+
     def revoke(self, *, access_token: str, refresh_token: str) -> None:
         """No-op: Pinterest offers no revocation endpoint (see the module docstring)."""
         return

@@ -40,7 +40,8 @@ HOLD_RECHECK = timedelta(seconds=15)
 
 @dataclass(frozen=True)
 class RevocationOutcome:
-    status: str  # revoked | refused | abandoned | superseded | postponed | not_due | retry
+    status: str  # revoked | unsupported | refused | abandoned | superseded | postponed | not_due
+    # | retry
     retry_in: int | None = None
 
 
@@ -126,7 +127,16 @@ def token_revocation_process(*, revocation_id: int) -> RevocationOutcome:
         return RevocationOutcome("postponed", retry_in=wait)
     access_token, refresh_token = tokens
     try:
-        provider_for(row.platform).revoke(access_token=access_token, refresh_token=refresh_token)
+        provider = provider_for(row.platform)
+        if not provider.can_revoke:
+            TokenRevocation.objects.filter(pk=row.pk).delete()
+            logger.info(
+                "Token revocation %s: %s offers no revocation; the tokens are forgotten",
+                row.pk,
+                row.platform,
+            )
+            return RevocationOutcome("unsupported")
+        provider.revoke(access_token=access_token, refresh_token=refresh_token)
     except (ProviderDefinitiveError, ProviderRequestError) as exc:
         # The grant is already dead, or the platform refuses for good: nothing to retry.
         logger.info("Token revocation %s: platform refused (%s); done", row.pk, exc)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import responses as responses_lib
 
+import socialhub.urls  # noqa: F401 - the URLconf is built once per process: with the sandbox
 from accounts.providers import http as provider_http
 from tests import fake_platforms
 

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import pytest
 import responses as responses_lib
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 from django.utils import timezone
 
 from accounts.providers import http as provider_http
@@ -712,11 +712,12 @@ def test_facets_skip_numbers_and_trailing_punctuation():
 # --- client metadata view --------------------------------------------------------------------
 
 
+@pytest.mark.django_db
 def test_client_metadata_view(credentials, settings):
     credentials["bluesky"] = {"client_id": CLIENT_ID, "client_secret": ""}
     settings.BLUESKY_REDIRECT_URIS = [REDIRECT_URI]
 
-    response = client_metadata(RequestFactory().get("/oauth/bluesky/client-metadata.json"))
+    response = Client().get("/oauth/bluesky/client-metadata.json")  # served at this URL
 
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"

@@ -161,3 +161,23 @@ def test_the_platform_down_at_the_exchange_is_a_503(fakes, user, user_client):
 
     assert_error(answer, 503, "UNAVAILABLE")
     assert not SocialAccount.objects.exists()
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_the_outbox_forgets_tokens_a_platform_cannot_revoke(platform, fakes):
+    from accounts.providers import adapter_classes
+    from accounts.services.revocation import token_revocation_process
+
+    row = TokenRevocation.objects.create(
+        platform=platform, account_public_id="sa_gone", access_token="at-x", refresh_token="rt-x"
+    )
+    outcome = token_revocation_process(revocation_id=row.pk)
+
+    assert adapter_classes()[platform].can_revoke is (platform not in WITHOUT_REVOCATION)
+    if platform in WITHOUT_REVOCATION:
+        assert outcome.status == "unsupported"
+        assert fakes[platform].calls == []
+    else:
+        assert outcome.status != "unsupported"
+    assert outcome.status in {"unsupported", "revoked", "refused"}
+    assert not TokenRevocation.objects.filter(pk=row.pk).exists()
