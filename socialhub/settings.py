@@ -420,6 +420,9 @@ LOGGING = {
         # records reach the root handler once, with the correlation id.
         "django": {"handlers": [], "level": "INFO"},
         "django.db.backends": {"level": "INFO"},
+        # Its DEBUG lines carry request URLs with their query, where Meta's Graph API takes
+        # the access token: never below INFO, whatever LOG_LEVEL says.
+        "urllib3": {"level": "INFO"},
     },
 }
 if CELERY_BROKER_URL == "filesystem://":

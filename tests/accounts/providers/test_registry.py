@@ -4,6 +4,7 @@ and how the shared base reads answers every platform can give."""
 from __future__ import annotations
 
 import json
+import logging
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -232,3 +233,14 @@ def test_the_base_revokes_the_refresh_token_then_the_access_token(answers):
     sent = [call.request.body for call in answers.calls]
     assert ["token=rt" in sent[0], "token=at" in sent[1]] == [True, True]
     assert "token_type_hint=refresh_token" in sent[0]
+
+
+def test_request_urls_are_not_logged_even_at_debug():
+    """Graph API calls carry the token in the query: urllib3's request lines stay silent."""
+    root = logging.getLogger()
+    previous = root.level
+    root.setLevel(logging.DEBUG)
+    try:
+        assert not logging.getLogger("urllib3.connectionpool").isEnabledFor(logging.DEBUG)
+    finally:
+        root.setLevel(previous)
