@@ -43,6 +43,7 @@ from .base import (
     PublishResult,
     TokenSet,
 )
+from .media import as_count, fetch_media
 from .oauth2 import OAuth2Provider, json_body, require
 
 API = "https://www.googleapis.com/youtube/v3"
@@ -68,13 +69,6 @@ DEFAULT_CATEGORY_ID = "22"
 def _plain(text: str) -> str:
     """YouTube refuses ``<`` and ``>`` in titles and descriptions."""
     return text.replace("<", "").replace(">", "")
-
-
-def _int(value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0
 
 
 class YouTubeProvider(OAuth2Provider):
@@ -161,9 +155,9 @@ class YouTubeProvider(OAuth2Provider):
             display_name=snippet.get("title"),
             avatar_url=avatar,
             account_type="channel",
-            follower_count=0 if hidden else _int(statistics.get("subscriberCount")),
+            follower_count=0 if hidden else as_count(statistics.get("subscriberCount")),
             following_count=0,
-            post_count=_int(statistics.get("videoCount")),
+            post_count=as_count(statistics.get("videoCount")),
             metadata={"channel_id": str(channel["id"]), "subscriber_count_hidden": hidden},
         )
 
@@ -220,23 +214,12 @@ class YouTubeProvider(OAuth2Provider):
 
     def _download(self, url: str) -> tuple[bytes, str]:
         """The video's bytes and type, from the public media URL."""
-        response = http.request("GET", url)
-        if response.status_code == 429 or response.status_code >= 500:
-            raise ProviderTransientError(
-                f"the media host answered {response.status_code}",
-                http_status=response.status_code,
-                retry_after=http.retry_after(response),
-            )
-        if response.status_code >= 400:
-            raise ProviderRequestError(
-                f"the media URL answered {response.status_code}", http_status=response.status_code
-            )
-        content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
-        if content_type.startswith("image/") or content_type.startswith("text/"):
+        content, content_type = fetch_media(url, label="the video")
+        if content_type.startswith(("image/", "text/")):
             raise ProviderRequestError("youtube needs a video, the media is not one")
-        if not response.content:
+        if not content:
             raise ProviderRequestError("the media URL answered no content")
-        return response.content, content_type or "video/*"
+        return content, content_type or "video/*"
 
     # --- errors ----------------------------------------------------------------------------
 

@@ -43,7 +43,6 @@ repeat as a duplicate).
 
 from __future__ import annotations
 
-import mimetypes
 import re
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -57,10 +56,10 @@ from .base import (
     ProviderDefinitiveError,
     ProviderError,
     ProviderRequestError,
-    ProviderTransientError,
     PublishResult,
     TokenSet,
 )
+from .media import as_count, fetch_media
 from .oauth2 import OAuth2Provider, json_body, require
 
 REST = "https://api.linkedin.com/rest"
@@ -199,7 +198,9 @@ class LinkedInProvider(OAuth2Provider):
         has none."""
         require(bool(text.strip()) or bool(media_urls), self.platform, "needs text or images")
         require(len(media_urls) <= MAX_IMAGES, self.platform, "takes at most 20 images per post")
-        images = [_download(url, index) for index, url in enumerate(media_urls, 1)]
+        images = [
+            fetch_media(url, label=f"image {index}") for index, url in enumerate(media_urls, 1)
+        ]
         require(
             all(content_type in IMAGE_TYPES for _content, content_type in images),
             self.platform,
@@ -337,7 +338,7 @@ class LinkedInCompanyProvider(LinkedInProvider):
             display_name=organization.get("localizedName") or None,
             avatar_url=self._logo_url(access_token, organization),
             account_type="organization",
-            follower_count=_count(sizes.get("firstDegreeSize")),
+            follower_count=as_count(sizes.get("firstDegreeSize")),
             metadata={"author_urn": urn},
         )
 
@@ -360,29 +361,3 @@ class LinkedInCompanyProvider(LinkedInProvider):
 
 
 # --- internals -----------------------------------------------------------------------------
-
-
-def _count(value: Any) -> int:
-    try:
-        return max(0, int(value))
-    except (TypeError, ValueError):
-        return 0
-
-
-def _download(url: str, index: int) -> tuple[bytes, str]:
-    """The bytes and media type of a post's image (the URL is public)."""
-    response = http.request("GET", url)
-    status = response.status_code
-    if status == 429 or status >= 500:
-        raise ProviderTransientError(
-            f"image {index} could not be fetched ({status})",
-            http_status=status,
-            retry_after=http.retry_after(response),
-        )
-    if status >= 400:
-        raise ProviderRequestError(f"image {index} could not be fetched ({status})")
-    content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
-    if not content_type or content_type == "application/octet-stream":
-        guessed, _encoding = mimetypes.guess_type(url.split("?")[0])
-        content_type = guessed or content_type
-    return response.content, content_type

@@ -38,23 +38,16 @@ from .base import (
     ProviderTransientError,
     PublishResult,
 )
+from .media import as_count, is_video_url
 from .oauth2 import OAuth2Provider, require
 
 API = "https://api.pinterest.com/v5"
 TITLE_MAX = 100
 DESCRIPTION_MAX = 800
 CAROUSEL_MAX = 5
-VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".webm")
 
 # Pinterest error codes that mean the grant or token is dead.
 DEFINITIVE_CODES = frozenset({2, 283})
-
-
-def _int(value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0
 
 
 class PinterestProvider(OAuth2Provider):
@@ -94,10 +87,10 @@ class PinterestProvider(OAuth2Provider):
             display_name=body.get("business_name") or username,
             avatar_url=body.get("profile_image") or None,
             account_type=account_type,
-            follower_count=_int(body.get("follower_count")),
-            following_count=_int(body.get("following_count")),
-            post_count=_int(body.get("pin_count")),
-            metadata={"board_count": _int(body.get("board_count"))},
+            follower_count=as_count(body.get("follower_count")),
+            following_count=as_count(body.get("following_count")),
+            post_count=as_count(body.get("pin_count")),
+            metadata={"board_count": as_count(body.get("board_count"))},
         )
 
     # --- publish ---------------------------------------------------------------------------
@@ -117,7 +110,7 @@ class PinterestProvider(OAuth2Provider):
             f"takes at most {CAROUSEL_MAX} images per Pin",
         )
         require(
-            not any(url.lower().split("?")[0].endswith(VIDEO_SUFFIXES) for url in media_urls),
+            not any(is_video_url(url) for url in media_urls),
             self.platform,
             "video Pins are not supported; use images",
         )

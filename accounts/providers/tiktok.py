@@ -53,6 +53,7 @@ from .base import (
     PublishResult,
     TokenSet,
 )
+from .media import as_count, is_video_url
 from .oauth2 import OAuth2Provider, json_body, require
 
 API = "https://open.tiktokapis.com/v2"
@@ -60,7 +61,6 @@ PROFILE_FIELDS = (
     "open_id,union_id,avatar_url,display_name,username,"
     "follower_count,following_count,video_count,is_verified"
 )
-VIDEO_SUFFIXES = (".mp4", ".mov", ".webm", ".m4v")
 PHOTO_MAX = 35
 VIDEO_TITLE_MAX = 2200
 PHOTO_TITLE_MAX = 90
@@ -88,17 +88,6 @@ TRANSIENT_CODES = frozenset(
         "reached_active_user_cap",
     }
 )
-
-
-def _int(value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0
-
-
-def _is_video(url: str) -> bool:
-    return url.lower().split("?")[0].endswith(VIDEO_SUFFIXES)
 
 
 class TikTokProvider(OAuth2Provider):
@@ -213,9 +202,9 @@ class TikTokProvider(OAuth2Provider):
             display_name=user.get("display_name") or None,
             avatar_url=user.get("avatar_url") or None,
             account_type=self.account_type,
-            follower_count=_int(user.get("follower_count")),
-            following_count=_int(user.get("following_count")),
-            post_count=_int(user.get("video_count")),
+            follower_count=as_count(user.get("follower_count")),
+            following_count=as_count(user.get("following_count")),
+            post_count=as_count(user.get("video_count")),
             metadata=metadata,
         )
 
@@ -230,7 +219,7 @@ class TikTokProvider(OAuth2Provider):
         idempotency_key: str | None = None,
     ) -> PublishResult:
         require(bool(media_urls), self.platform, "needs a video or photos to publish")
-        videos = [url for url in media_urls if _is_video(url)]
+        videos = [url for url in media_urls if is_video_url(url)]
         if videos:
             require(len(media_urls) == 1, self.platform, "publishes one video, without photos")
         else:

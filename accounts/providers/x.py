@@ -26,7 +26,6 @@ finalize, then status until processed). X offers no idempotency key for posts, s
 
 from __future__ import annotations
 
-import mimetypes
 import time
 from typing import Any, ClassVar
 
@@ -44,6 +43,7 @@ from .base import (
     PublishResult,
     TokenSet,
 )
+from .media import as_count, fetch_media
 from .oauth2 import OAuth2Provider, require
 
 API = "https://api.x.com/2"
@@ -155,9 +155,9 @@ class XProvider(OAuth2Provider):
             display_name=data.get("name"),
             avatar_url=data.get("profile_image_url"),
             account_type="verified" if data.get("verified") else "",
-            follower_count=_count(metrics.get("followers_count")),
-            following_count=_count(metrics.get("following_count")),
-            post_count=_count(metrics.get("tweet_count")),
+            follower_count=as_count(metrics.get("followers_count")),
+            following_count=as_count(metrics.get("following_count")),
+            post_count=as_count(metrics.get("tweet_count")),
             metadata={"verified": bool(data.get("verified"))},
         )
 
@@ -175,7 +175,9 @@ class XProvider(OAuth2Provider):
         is ignored: X has no idempotency key for posts."""
         require(bool(text.strip()) or bool(media_urls), self.platform, "needs text or media")
         require(len(media_urls) <= MAX_IMAGES, self.platform, "takes at most 4 media per post")
-        files = [_download(url, index) for index, url in enumerate(media_urls, 1)]
+        files = [
+            fetch_media(url, label=f"media {index}") for index, url in enumerate(media_urls, 1)
+        ]
         kinds = [_media_kind(content_type) for _content, content_type in files]
         require(None not in kinds, self.platform, "takes JPEG, PNG, WebP, GIF or MP4 media")
         if any(kind != "tweet_image" for kind in kinds):
@@ -278,13 +280,6 @@ class XProvider(OAuth2Provider):
 # --- internals -----------------------------------------------------------------------------
 
 
-def _count(value: Any) -> int:
-    try:
-        return max(0, int(value))
-    except (TypeError, ValueError):
-        return 0
-
-
 def _problem_detail(body: Any) -> str:
     """The human text of an X problem (or of its first ``errors`` entry)."""
     if not isinstance(body, dict):
@@ -334,22 +329,3 @@ def _media_kind(content_type: str) -> str | None:
     if content_type in ("video/mp4", "video/quicktime"):
         return "tweet_video"
     return None
-
-
-def _download(url: str, index: int) -> tuple[bytes, str]:
-    """The bytes and media type of a post's media (the URL is public)."""
-    response = http.request("GET", url)
-    status = response.status_code
-    if status == 429 or status >= 500:
-        raise ProviderTransientError(
-            f"media {index} could not be fetched ({status})",
-            http_status=status,
-            retry_after=http.retry_after(response),
-        )
-    if status >= 400:
-        raise ProviderRequestError(f"media {index} could not be fetched ({status})")
-    content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
-    if not content_type or content_type == "application/octet-stream":
-        guessed, _encoding = mimetypes.guess_type(url.split("?")[0])
-        content_type = guessed or content_type
-    return response.content, content_type
