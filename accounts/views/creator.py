@@ -31,7 +31,7 @@ class CreatorSocialConnectStartView(APIView):
     throttle_classes = [rate_limit("creator.social.connect")]
 
     @extend_schema(request=s.ConnectStartRequest, responses=s.ConnectStartResponse)
-    @idempotent
+    @idempotent(atomic=False)  # some platforms are called to build the URL (Bluesky's PAR)
     def post(self, request):
         body = validated_body(s.ConnectStartRequest, request)
         start = social_account_connect_start(
