@@ -57,7 +57,6 @@ from .base import (
     ProviderError,
     ProviderRequestError,
     PublishResult,
-    TokenSet,
 )
 from .media import as_count, fetch_media
 from .oauth2 import OAuth2Provider, json_body, require
@@ -115,30 +114,14 @@ class LinkedInProvider(OAuth2Provider):
 
     # --- OAuth ---------------------------------------------------------------------------
 
-    def refresh(self, *, refresh_token: str) -> TokenSet:
-        """The refresh grant as LinkedIn documents it: no ``scope`` (the grant keeps its scopes)."""
-        try:
-            body = self.call_oauth(
-                lambda session: session.refresh_token(
-                    http.platform_url(self.token_url),
-                    refresh_token=refresh_token,
-                    scope=None,
-                    timeout=settings.PROVIDER_HTTP_TIMEOUT,
-                )
-            )
-            return self.token_set(body)
-        except ProviderRequestError as exc:
-            # LinkedIn's words for an expired or revoked refresh token.
-            words = str(exc).lower()
-            if (
-                exc.error_code == "invalid_request"
-                and "token" in words
-                and any(word in words for word in ("invalid", "expired", "revoked"))
-            ):
-                raise ProviderDefinitiveError(
-                    str(exc), http_status=exc.http_status, error_code=exc.error_code
-                ) from exc
-            raise
+    def refresh_token_is_dead(self, refused: ProviderRequestError) -> bool:
+        """LinkedIn's words for an expired or revoked refresh token (``invalid_request``)."""
+        words = str(refused).lower()
+        return (
+            refused.error_code == "invalid_request"
+            and "token" in words
+            and any(word in words for word in ("invalid", "expired", "revoked"))
+        )
 
     def revoke(self, *, access_token: str, refresh_token: str) -> None:
         """Revoke the access token, which ends the member's authorization of the app."""

@@ -10,6 +10,7 @@ transient; the platform's own error shape is read by ``classify_error`` into a d
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, ClassVar
@@ -73,7 +74,9 @@ class OAuth2Provider(OAuthProvider):
     pkce: ClassVar[bool] = True
     # How the client authenticates at the token endpoint: client_secret_basic,
     # client_secret_post or none (a public client).
-    token_auth_method: ClassVar[str] = "client_secret_post"
+    # A callable ``(client, method, uri, headers, body)`` names the client the platform's
+    # own way (TikTok's ``client_key``).
+    token_auth_method: ClassVar[str | Callable] = "client_secret_post"
     revoke_auth_method: ClassVar[str | None] = None
     # Extra query parameters of the authorization URL.
     authorize_params: ClassVar[dict[str, str]] = {}
@@ -125,8 +128,16 @@ class OAuth2Provider(OAuthProvider):
         return url
 
     def exchange_code(self, *, code, redirect_uri, code_verifier) -> TokenSet:
+        body = self.code_token_answer(
+            code=code, redirect_uri=redirect_uri, code_verifier=code_verifier
+        )
+        return self.after_exchange(self.token_set(body))
+
+    def code_token_answer(self, *, code: str, redirect_uri: str, code_verifier: str) -> dict:
+        """The token endpoint's answer to the authorization code (RFC 6749 §4.1.3), with
+        the PKCE verifier where the platform takes one."""
         extra = {"code_verifier": code_verifier} if self.pkce else {}
-        body = self.call_oauth(
+        return self.call_oauth(
             lambda session: session.fetch_token(
                 http.platform_url(self.token_url),
                 grant_type="authorization_code",
@@ -137,18 +148,32 @@ class OAuth2Provider(OAuthProvider):
             ),
             redirect_uri=redirect_uri,
         )
-        return self.after_exchange(self.token_set(body))
 
     def refresh(self, *, refresh_token) -> TokenSet:
-        body = self.call_oauth(
-            lambda session: session.refresh_token(
-                http.platform_url(self.token_url),
-                refresh_token=refresh_token,
-                timeout=settings.PROVIDER_HTTP_TIMEOUT,
-                **self.token_request_params(),
+        """The refresh grant (RFC 6749 §6), without ``scope``: the grant keeps its scopes.
+        A platform that answers no new refresh token gets the one used handed back."""
+        try:
+            body = self.call_oauth(
+                lambda session: session.refresh_token(
+                    http.platform_url(self.token_url),
+                    refresh_token=refresh_token,
+                    scope=None,
+                    timeout=settings.PROVIDER_HTTP_TIMEOUT,
+                    **self.token_request_params(),
+                )
             )
-        )
+        except ProviderRequestError as exc:
+            if self.refresh_token_is_dead(exc):
+                raise ProviderDefinitiveError(
+                    str(exc), http_status=exc.http_status, error_code=exc.error_code
+                ) from exc
+            raise
         return self.token_set(body)
+
+    def refresh_token_is_dead(self, refused: ProviderRequestError) -> bool:
+        """Whether a refused refresh means the grant is dead, for platforms that say so
+        with something else than ``invalid_grant`` (default: no)."""
+        return False
 
     def revoke(self, *, access_token, refresh_token) -> None:
         """Revoke the refresh token (which ends the grant where the platform ties them),

@@ -42,6 +42,8 @@ from typing import Any, ClassVar
 from urllib.parse import urlencode
 
 import requests
+from authlib.common.urls import add_params_to_qs
+from django.conf import settings
 
 from . import http
 from .base import (
@@ -51,10 +53,9 @@ from .base import (
     ProviderRequestError,
     ProviderTransientError,
     PublishResult,
-    TokenSet,
 )
 from .media import as_count, is_video_url
-from .oauth2 import OAuth2Provider, json_body, require
+from .oauth2 import OAuth2Provider, require
 
 API = "https://open.tiktokapis.com/v2"
 PROFILE_FIELDS = (
@@ -90,6 +91,17 @@ TRANSIENT_CODES = frozenset(
 )
 
 
+def encode_client_key(client, method, uri, headers, body):
+    """Authlib client authentication the TikTok way: ``client_key`` and ``client_secret``
+    in the form body of the token and revocation requests."""
+    body = add_params_to_qs(
+        body or "", [("client_key", client.client_id), ("client_secret", client.client_secret)]
+    )
+    if "Content-Length" in headers:
+        headers["Content-Length"] = str(len(body))
+    return uri, headers, body
+
+
 class TikTokProvider(OAuth2Provider):
     """What both TikTok platforms share; the subclasses name the platform."""
 
@@ -112,10 +124,11 @@ class TikTokProvider(OAuth2Provider):
     )
     scope_separator = ","
     pkce = False
-    token_auth_method = "client_secret_post"
+    token_auth_method = staticmethod(encode_client_key)
     account_type: ClassVar[str] = ""
 
-    # --- OAuth (TikTok's own field names, so no generic OAuth client) -------------------
+    # --- OAuth: TikTok names the client ``client_key``; the token requests are Authlib's
+    # with that name (``encode_client_key``), the authorization URL is built here.
 
     def authorization_url(
         self, *, state, code_challenge, redirect_uri, options, code_verifier=""
@@ -130,56 +143,19 @@ class TikTokProvider(OAuth2Provider):
         }
         return f"{http.platform_url(self.authorize_url)}?{urlencode(query)}"
 
-    def _token_call(self, url: str, fields: dict[str, str]) -> requests.Response:
-        response = http.request(
-            "POST",
-            url,
-            data={
-                "client_key": self.credentials.client_id,
-                "client_secret": self.credentials.client_secret,
-                **fields,
-            },
-            headers={
-                "Content-Type": "application/x-www-form-urlencoded",
-                "Cache-Control": "no-cache",
-            },
-        )
-        self.raise_for_answer(response)
-        return response
-
-    def _tokens(self, response: requests.Response) -> TokenSet:
-        body = json_body(response)
-        if not isinstance(body, dict):
-            raise ProviderRequestError("tiktok token answer is not JSON")
-        return self.token_set(body)
-
-    def exchange_code(self, *, code: str, redirect_uri: str, code_verifier: str) -> TokenSet:
-        response = self._token_call(
-            self.token_url,
-            {"code": code, "grant_type": "authorization_code", "redirect_uri": redirect_uri},
-        )
-        return self._tokens(response)
-
-    def refresh(self, *, refresh_token: str) -> TokenSet:
-        response = self._token_call(
-            self.token_url, {"grant_type": "refresh_token", "refresh_token": refresh_token}
-        )
-        tokens = self._tokens(response)
-        if tokens.refresh_token:
-            return tokens
-        return TokenSet(
-            access_token=tokens.access_token,
-            refresh_token=refresh_token,
-            expires_at=tokens.expires_at,
-            scopes=tokens.scopes,
-        )
-
     def revoke(self, *, access_token: str, refresh_token: str) -> None:
         """Revoke with the access token: TikTok then ends the grant (both tokens). Without
         an access token there is nothing TikTok's endpoint takes."""
         if not access_token:
             return
-        self._token_call(self.revoke_url, {"token": access_token})
+        response = self.call_oauth(
+            lambda session: session.revoke_token(
+                http.platform_url(self.revoke_url),
+                token=access_token,
+                timeout=settings.PROVIDER_HTTP_TIMEOUT,
+            )
+        )
+        self.raise_for_answer(response)
 
     # --- profile ---------------------------------------------------------------------------
 

@@ -30,7 +30,6 @@ import time
 from typing import Any, ClassVar
 
 import requests
-from django.conf import settings
 from django.utils import timezone
 
 from . import http
@@ -41,7 +40,6 @@ from .base import (
     ProviderRequestError,
     ProviderTransientError,
     PublishResult,
-    TokenSet,
 )
 from .media import as_count, fetch_media
 from .oauth2 import OAuth2Provider, require
@@ -81,25 +79,10 @@ class XProvider(OAuth2Provider):
 
     # --- OAuth ---------------------------------------------------------------------------
 
-    def refresh(self, *, refresh_token: str) -> TokenSet:
-        """The refresh grant as X documents it: no ``scope`` (the grant keeps its scopes)."""
-        try:
-            body = self.call_oauth(
-                lambda session: session.refresh_token(
-                    http.platform_url(self.token_url),
-                    refresh_token=refresh_token,
-                    scope=None,
-                    timeout=settings.PROVIDER_HTTP_TIMEOUT,
-                )
-            )
-            return self.token_set(body)
-        except ProviderRequestError as exc:
-            # X's answer to a refresh token it no longer knows (used, revoked, expired).
-            if exc.error_code == "invalid_request" and "token" in str(exc).lower():
-                raise ProviderDefinitiveError(
-                    str(exc), http_status=exc.http_status, error_code=exc.error_code
-                ) from exc
-            raise
+    def refresh_token_is_dead(self, refused: ProviderRequestError) -> bool:
+        """X's answer to a refresh token it no longer knows (used, revoked, expired):
+        ``invalid_request`` / "Value passed for the token was invalid"."""
+        return refused.error_code == "invalid_request" and "token" in str(refused).lower()
 
     # --- classification ------------------------------------------------------------------
 

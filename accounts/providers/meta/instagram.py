@@ -38,16 +38,8 @@ class InstagramProvider(MetaProvider):
     carousel_limit = 10
 
     def exchange_code(self, *, code, redirect_uri, code_verifier) -> TokenSet:
-        body = self.call(
-            "POST",
-            self.token_url,
-            data={
-                "client_id": self.credentials.client_id,
-                "client_secret": self.credentials.client_secret,
-                "grant_type": "authorization_code",
-                "redirect_uri": redirect_uri,
-                "code": code,
-            },
+        body = self.code_token_answer(
+            code=code, redirect_uri=redirect_uri, code_verifier=code_verifier
         )
         # Documented as {"data": [{...}]}; answered flat as well.
         if isinstance(body, dict) and isinstance(body.get("data"), list) and body["data"]:

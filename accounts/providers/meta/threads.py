@@ -40,18 +40,10 @@ class ThreadsProvider(MetaProvider):
     carousel_limit = 20
 
     def exchange_code(self, *, code, redirect_uri, code_verifier) -> TokenSet:
-        body = self.call(
-            "POST",
-            self.token_url,
-            data={
-                "client_id": self.credentials.client_id,
-                "client_secret": self.credentials.client_secret,
-                "grant_type": "authorization_code",
-                "redirect_uri": redirect_uri,
-                "code": code,
-            },
+        body = self.code_token_answer(
+            code=code, redirect_uri=redirect_uri, code_verifier=code_verifier
         )
-        short = self.token_set(body if isinstance(body, dict) else {})
+        short = self.token_set(body)
         long_lived = self.call(
             "GET",
             self.exchange_url,

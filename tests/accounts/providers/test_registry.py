@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import requests
+import responses
 
 from accounts.models import Platform
 from accounts.providers import (
@@ -244,3 +245,39 @@ def test_request_urls_are_not_logged_even_at_debug():
         assert not logging.getLogger("urllib3.connectionpool").isEnabledFor(logging.DEBUG)
     finally:
         root.setLevel(previous)
+
+
+def test_the_base_refreshes_without_scope_and_keeps_an_unrotated_refresh_token(answers):
+    answers.post(Example.token_url, json={"access_token": "at-2", "expires_in": 60})
+
+    tokens = Example(CREDENTIALS).refresh(refresh_token="rt-1")
+
+    assert dict(parse_qsl(answers.calls[0].request.body)) == {
+        "grant_type": "refresh_token",
+        "refresh_token": "rt-1",
+        "client_id": "fake-client-id",
+        "client_secret": "fake-client-secret",
+    }
+    assert (tokens.access_token, tokens.refresh_token) == ("at-2", "rt-1")
+
+
+def test_a_platform_can_read_a_refused_refresh_as_a_dead_grant(answers):
+    class SaysItsWay(Example):
+        def refresh_token_is_dead(self, refused):
+            return "revoked" in str(refused)
+
+    answers.post(
+        Example.token_url,
+        status=400,
+        json={"error": "invalid_request", "error_description": "token revoked"},
+    )
+    with pytest.raises(ProviderDefinitiveError):
+        SaysItsWay(CREDENTIALS).refresh(refresh_token="rt-1")
+    answers.replace(
+        responses.POST,
+        Example.token_url,
+        status=400,
+        json={"error": "invalid_request", "error_description": "bad scope"},
+    )
+    with pytest.raises(ProviderRequestError):
+        SaysItsWay(CREDENTIALS).refresh(refresh_token="rt-1")

@@ -109,7 +109,7 @@ def test_a_code_exchange_sends_the_client_key_and_secret_in_the_form(tiktok, ans
     tokens = tiktok.exchange_code(code="c-1", redirect_uri=REDIRECT_URI, code_verifier="v-1")
 
     call = answers.calls[0]
-    assert call.request.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert call.request.headers["Content-Type"].startswith("application/x-www-form-urlencoded")
     assert form(call) == {
         "client_key": "fake-client-id",
         "client_secret": "fake-client-secret",
