@@ -41,7 +41,6 @@ from .base import (
     ProviderRequestError,
     ProviderTransientError,
     PublishResult,
-    TokenSet,
 )
 from .media import as_count, fetch_media
 from .oauth2 import OAuth2Provider, json_body, require
@@ -96,18 +95,6 @@ class YouTubeProvider(OAuth2Provider):
     }
 
     # --- OAuth ---------------------------------------------------------------------------
-
-    def refresh(self, *, refresh_token: str) -> TokenSet:
-        tokens = super().refresh(refresh_token=refresh_token)
-        if tokens.refresh_token:
-            return tokens
-        # Google keeps the refresh token as it is: hand the one we used back.
-        return TokenSet(
-            access_token=tokens.access_token,
-            refresh_token=refresh_token,
-            expires_at=tokens.expires_at,
-            scopes=tokens.scopes,
-        )
 
     def revoke(self, *, access_token: str, refresh_token: str) -> None:
         """Revoke the grant: with the refresh token (which takes its access tokens along)
