@@ -1,161 +1,59 @@
-"""The Bluesky adapter: PAR, DPoP (proofs, nonces, key binding), the opaque credential,
-DID resolution, profile, publish, revoke and error classification; and a full run against
-the fake."""
+"""The Bluesky adapter: PAR, DPoP (proofs, nonces, key binding), the code exchange with DID
+resolution, refresh, profile, publish, revoke and error classification, against hand-built
+answers."""
 
 from __future__ import annotations
 
 import json
 import time
 from datetime import timedelta
-from urllib.parse import parse_qs, parse_qsl, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import responses as responses_lib
-from django.test import Client, RequestFactory
 from django.utils import timezone
 
-from accounts.providers import http as provider_http
 from accounts.providers import provider_for
 from accounts.providers.base import (
     ProviderDefinitiveError,
     ProviderRequestError,
     ProviderTransientError,
-    pkce_pair,
 )
 from accounts.providers.bluesky import (
     BlueskyProvider,
     Credential,
     access_token_hash,
     dpop_key_from_verifier,
-    facets,
-    forget_nonces,
-    grapheme_count,
     jwk_thumbprint,
     public_jwk,
 )
-from accounts.providers.oauth2 import Credentials
-from accounts.views.bluesky import client_metadata
-from tests.fake_platforms.bluesky import read_proof, thumbprint
+from tests.accounts.providers.bluesky_answers import (
+    CLIENT_ID,
+    CREATE_URL,
+    DID,
+    PAR_URL,
+    PDS,
+    PLC_URL,
+    PROFILE_URL,
+    REDIRECT_URI,
+    RESOURCE_URL,
+    REVOKE_URL,
+    TOKEN_URL,
+    UPLOAD_URL,
+    _fresh_nonces,  # noqa: F401 - an autouse fixture
+    did_document,
+    form_of,
+    held_fixture,  # noqa: F401 - a fixture
+    nonce_please,
+    pkce_fixture,  # noqa: F401 - a fixture
+    proof_of,
+    provider_fixture,  # noqa: F401 - a fixture
+    stored,
+    token_body,
+)
+from tests.fake_platforms.bluesky import thumbprint
 
-CLIENT_ID = "https://socialhub.example.com/oauth/bluesky/client-metadata.json"
-REDIRECT_URI = "https://socialhub.example.com/connect/bluesky/callback"
-PAR_URL = "https://bsky.social/oauth/par"
-TOKEN_URL = "https://bsky.social/oauth/token"
-REVOKE_URL = "https://bsky.social/oauth/revoke"
-DID = "did:plc:ewvi7nxzyoun6zhxrhs64oiz"
-PDS = "https://morel.us-east.host.bsky.network"
-PLC_URL = f"https://plc.directory/{DID}"
-RESOURCE_URL = f"{PDS}/.well-known/oauth-protected-resource"
-CREATE_URL = f"{PDS}/xrpc/com.atproto.repo.createRecord"
-UPLOAD_URL = f"{PDS}/xrpc/com.atproto.repo.uploadBlob"
-PROFILE_URL = "https://public.api.bsky.app/xrpc/app.bsky.actor.getProfile"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_nonces():
-    forget_nonces()
-    yield
-    forget_nonces()
-
-
-@pytest.fixture
-def provider() -> BlueskyProvider:
-    return BlueskyProvider(Credentials(CLIENT_ID))
-
-
-@pytest.fixture
-def pkce() -> tuple[str, str]:
-    return pkce_pair()
-
-
-@pytest.fixture
-def held(pkce) -> Credential:
-    """A stored session: the platform's tokens wrapped with the DPoP key of ``pkce``."""
-    return Credential(token="at-1", key=dpop_key_from_verifier(pkce[0]), did=DID, pds=PDS)
-
-
-def stored(held: Credential, token: str) -> str:
-    return Credential(token=token, key=held.key, did=held.did, pds=held.pds).encode()
-
-
-def proof_of(call) -> tuple[dict, dict]:
-    """The verified header and claims of a recorded call's DPoP proof."""
-    return read_proof(call.request.headers["DPoP"])
-
-
-def form_of(call) -> dict[str, str]:
-    return dict(parse_qsl(call.request.body))
-
-
-def token_body(**overrides) -> dict:
-    return {
-        "access_token": "at-1",
-        "token_type": "DPoP",
-        "expires_in": 900,
-        "refresh_token": "rt-1",
-        "scope": "atproto transition:generic",
-        "sub": DID,
-        **overrides,
-    }
-
-
-def did_document(pds: str = PDS) -> dict:
-    return {
-        "id": DID,
-        "alsoKnownAs": ["at://ann.bsky.social"],
-        "service": [
-            {"id": "#atproto_pds", "type": "AtprotoPersonalDataServer", "serviceEndpoint": pds}
-        ],
-    }
-
-
-def nonce_please(status: int = 400, nonce: str = "nonce-1") -> dict:
-    """The answer of a server that wants a (new) DPoP nonce."""
-    if status == 401:
-        return {
-            "status": 401,
-            "json": {"error": "use_dpop_nonce", "message": "DPoP nonce mismatch"},
-            "headers": {"DPoP-Nonce": nonce, "WWW-Authenticate": 'DPoP error="use_dpop_nonce"'},
-        }
-    return {
-        "status": 400,
-        "json": {"error": "use_dpop_nonce", "error_description": "nonce required"},
-        "headers": {"DPoP-Nonce": nonce},
-    }
-
-
-# --- key and credential -------------------------------------------------------------------
-
-
-def test_dpop_key_is_derived_from_the_verifier(pkce):
-    verifier, _challenge = pkce
-    same = dpop_key_from_verifier(verifier)
-    other = dpop_key_from_verifier(pkce_pair()[0])
-    assert public_jwk(same) == public_jwk(dpop_key_from_verifier(verifier))
-    assert public_jwk(same) != public_jwk(other)
-
-
-def test_dpop_key_depends_on_the_secret_key(pkce, settings):
-    before = public_jwk(dpop_key_from_verifier(pkce[0]))
-    settings.SECRET_KEY = "another-secret-key-for-this-test-0123456789"
-    assert public_jwk(dpop_key_from_verifier(pkce[0])) != before
-
-
-def test_credential_round_trips_and_is_opaque(held):
-    value = held.encode()
-    assert value.startswith("bsky1.")
-    assert "at-1" not in value and DID not in value  # base64url, not readable at a glance
-    back = Credential.decode(value)
-    assert (back.token, back.did, back.pds, back.issuer) == ("at-1", DID, PDS, held.issuer)
-    assert public_jwk(back.key) == public_jwk(held.key)
-
-
-@pytest.mark.parametrize("value", ["", "at-raw-token", "bsky1.not-json", "bsky1.e30"])
-def test_an_unreadable_credential_is_a_dead_grant(provider, answers, value):
-    with pytest.raises(ProviderDefinitiveError) as refused:
-        provider.fetch_profile(access_token=value)
-    assert refused.value.error_code == "invalid_token"
-    assert len(answers.calls) == 0
+# --- configuration ---------------------------------------------------------------------------
 
 
 def test_provider_needs_only_a_client_id(credentials):
@@ -683,158 +581,3 @@ def test_revoke_5xx_is_transient(provider, answers, held):
     answers.add(responses_lib.POST, REVOKE_URL, status=500)
     with pytest.raises(ProviderTransientError):
         provider.revoke(access_token=held.encode(), refresh_token="")
-
-
-# --- text helpers ----------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("text", "count"),
-    [
-        ("hello", 5),
-        ("e\u0301", 1),  # e + combining acute
-        ("\U0001f44d\U0001f3fd", 1),  # thumbs up + skin tone
-        ("\U0001f1eb\U0001f1f7\U0001f1e9\U0001f1ea", 2),  # two flags
-        ("\u2764\ufe0f", 1),  # heart + variation selector
-        ("a\r\nb", 3),
-        ("\U0001f468\u200d\U0001f469\u200d\U0001f467", 1),
-    ],
-)
-def test_grapheme_count(text, count):
-    assert grapheme_count(text) == count
-
-
-def test_facets_skip_numbers_and_trailing_punctuation():
-    found = facets("#1 is not a tag, see (https://x.example/p?q=1).")
-    assert [f["features"][0].get("uri") for f in found] == ["https://x.example/p?q=1"]
-
-
-# --- client metadata view --------------------------------------------------------------------
-
-
-@pytest.mark.django_db
-def test_client_metadata_view(credentials, settings):
-    credentials["bluesky"] = {"client_id": CLIENT_ID, "client_secret": ""}
-    settings.BLUESKY_REDIRECT_URIS = [REDIRECT_URI]
-
-    response = Client().get("/oauth/bluesky/client-metadata.json")  # served at this URL
-
-    assert response.status_code == 200
-    assert response["Content-Type"] == "application/json"
-    assert json.loads(response.content) == {
-        "client_id": CLIENT_ID,
-        "client_name": "socialhub",
-        "application_type": "web",
-        "grant_types": ["authorization_code", "refresh_token"],
-        "response_types": ["code"],
-        "scope": "atproto transition:generic",
-        "token_endpoint_auth_method": "none",
-        "dpop_bound_access_tokens": True,
-        "redirect_uris": [REDIRECT_URI],
-    }
-
-
-def test_client_metadata_view_without_configuration(credentials):
-    from django.http import Http404
-
-    credentials["bluesky"] = {"client_id": "", "client_secret": ""}
-    with pytest.raises(Http404):
-        client_metadata(RequestFactory().get("/oauth/bluesky/client-metadata.json"))
-
-
-# --- end to end against the fake ------------------------------------------------------------
-
-
-def follow_authorization(url: str) -> dict[str, str]:
-    answer = provider_http.request("GET", url, allow_redirects=False)
-    assert answer.status_code == 302
-    return dict(parse_qsl(urlsplit(answer.headers["Location"]).query))
-
-
-def test_end_to_end_against_the_fake(fakes):
-    fake = fakes["bluesky"]
-    adapter = provider_for("bluesky")
-    verifier, challenge = pkce_pair()
-
-    url = adapter.authorization_url(
-        state="st-e2e",
-        code_challenge=challenge,
-        code_verifier=verifier,
-        redirect_uri=REDIRECT_URI,
-        options={},
-    )
-    back = follow_authorization(url)
-    assert back["state"] == "st-e2e" and back["iss"] == "https://bsky.social"
-
-    tokens = adapter.exchange_code(
-        code=back["code"], redirect_uri=REDIRECT_URI, code_verifier=verifier
-    )
-    profile = adapter.fetch_profile(access_token=tokens.access_token)
-    assert profile.platform_user_id.startswith("did:plc:")
-    assert profile.username == "fakeuser.bsky.social"
-    assert profile.follower_count == 1200
-
-    refreshed = adapter.refresh(refresh_token=tokens.refresh_token)
-    with pytest.raises(ProviderDefinitiveError):  # single use: the old one is spent
-        adapter.refresh(refresh_token=tokens.refresh_token)
-
-    fake.rotate_nonces()  # the next calls meet a nonce they have not seen
-    result = adapter.publish(
-        access_token=refreshed.access_token,
-        text="hello from socialhub",
-        media_urls=fake.e2e_media_urls,
-    )
-    post = fake.published[-1]
-    assert post["uri"] == result.platform_post_id
-    assert post["text"] == "hello from socialhub"
-    assert len(post["images"]) == 1
-
-    adapter.revoke(access_token=refreshed.access_token, refresh_token=refreshed.refresh_token)
-    assert fake.upstream_token(refreshed.refresh_token) in fake.revoked
-    with pytest.raises(ProviderDefinitiveError):
-        adapter.publish(access_token=refreshed.access_token, text="after", media_urls=[])
-    with pytest.raises(ProviderDefinitiveError):
-        adapter.refresh(refresh_token=refreshed.refresh_token)
-
-
-def test_the_fake_refuses_a_token_used_with_another_key(fakes):
-    adapter = provider_for("bluesky")
-    verifier, challenge = pkce_pair()
-    url = adapter.authorization_url(
-        state="st",
-        code_challenge=challenge,
-        code_verifier=verifier,
-        redirect_uri=REDIRECT_URI,
-        options={},
-    )
-    code = follow_authorization(url)["code"]
-    tokens = adapter.exchange_code(code=code, redirect_uri=REDIRECT_URI, code_verifier=verifier)
-    held = Credential.decode(tokens.access_token)
-    thief = Credential(
-        token=held.token, key=dpop_key_from_verifier(pkce_pair()[0]), did=held.did, pds=held.pds
-    )
-    with pytest.raises(ProviderRequestError) as refused:
-        adapter.publish(access_token=thief.encode(), text="stolen", media_urls=[])
-    assert refused.value.error_code == "invalid_dpop_proof"
-    assert fakes["bluesky"].published == []
-
-
-@pytest.mark.django_db
-def test_connect_through_the_service(fakes, user):
-    from accounts.models import SocialAccount
-    from accounts.services.connect import (
-        social_account_connect_complete,
-        social_account_connect_start,
-    )
-
-    start = social_account_connect_start(user=user, platform="bluesky", redirect_uri=REDIRECT_URI)
-    back = follow_authorization(start.authorization_url)
-    result = social_account_connect_complete(
-        user=user, platform="bluesky", code=back["code"], state=back["state"]
-    )
-
-    account = SocialAccount.objects.get(pk=result.account.pk)
-    assert account.platform_user_id.startswith("did:plc:")
-    assert account.platform_username == "fakeuser.bsky.social"
-    assert account.metadata["pds_url"] == "https://morel.us-east.host.bsky.network"
-    assert account.access_token.startswith("bsky1.")

@@ -1,48 +1,26 @@
-"""Bluesky: AT Protocol OAuth (a public client), PAR, PKCE and DPoP-bound tokens.
+"""The Bluesky adapter: AT Protocol OAuth (a public client), PAR, PKCE and DPoP-bound tokens.
 
 Auth model (https://atproto.com/specs/oauth):
 
-* The app is identified by ``client_id``, the HTTPS URL of its client metadata document
-  (``BLUESKY_CLIENT_ID``; served by ``accounts.views.bluesky``). It is a *public* client:
-  no secret, ``token_endpoint_auth_method`` "none".
-* The authorization server is the Bluesky entryway ``https://bsky.social``. Its endpoints
-  are the ones its metadata (``/.well-known/oauth-authorization-server``) declares; they are
-  hard-coded below rather than fetched on every connect. Only accounts hosted by Bluesky
-  (behind that entryway) can connect this way; the code exchange checks it.
 * Every authorization starts with a pushed authorization request (PAR, mandatory) carrying
   the PKCE S256 challenge (mandatory), the state, the redirect URI and the scopes
   ``atproto transition:generic``; the browser is sent to the authorize endpoint with only
-  ``client_id`` and the ``request_uri`` PAR returned.
-* DPoP is mandatory: every request to the authorization server and to the account's PDS
-  carries an ES256 proof (``htm``, ``htu``, ``iat``, ``jti``, the server's nonce, and
-  ``ath`` at the PDS). Servers issue nonces: an answer ``use_dpop_nonce`` (400 from
-  PAR/token, 401 with ``WWW-Authenticate: DPoP`` from the PDS) is retried once with the
-  nonce it carries; the last nonce seen per origin is remembered in the process.
-* The token answer names the account in ``sub`` (its DID). The DID document (did:plc via
-  plc.directory, did:web via ``/.well-known/did.json``) gives the account's PDS, whose
-  protected-resource metadata must name bsky.social as its authorization server; API calls
-  go to that PDS with ``Authorization: DPoP <token>``.
+  ``client_id`` and the ``request_uri`` PAR returned. The endpoints and the client's
+  identity are in ``client``.
+* Every call to the authorization server and every XRPC call to the account's PDS goes
+  through ``dpop_request``: it carries a DPoP proof (``dpop``) and, at the PDS,
+  ``Authorization: DPoP <token>``. An answer ``use_dpop_nonce`` (400 from PAR/token, 401
+  with ``WWW-Authenticate: DPoP`` from the PDS) is retried once with the nonce it carries.
+* The code exchange resolves the account's DID to its PDS and checks that the PDS is hosted
+  behind bsky.social (``identity``).
 * Access tokens live minutes (the atproto profile caps them at 30). Refresh tokens are
   DPoP-bound and single use: each refresh returns a new one (rotation). For public clients
   the profile's guideline is refresh tokens of at most 24 hours and sessions of at most
   7 days; an ``invalid_grant`` at refresh then ends the grant (the creator connects again).
 * Revocation: the entryway's revocation endpoint (RFC 7009) ends the session; the
   refresh token is revoked first, then the access token.
-
-The DPoP key problem. DPoP binds the tokens to a private key, while the adapter interface
-only passes token strings around. So:
-
-1. The DPoP key pair is derived from the PKCE ``code_verifier`` (HKDF-SHA256 over the
-   verifier, salted with a hash of ``SECRET_KEY``, reduced to a P-256 private scalar):
-   ``authorization_url`` (PAR) and ``exchange_code`` (token request) receive the same
-   verifier, so both use the same key without storing it anywhere in between. The salt
-   keeps the key out of reach of anyone who only learns the verifier.
-2. The ``TokenSet`` this adapter returns holds self-contained opaque strings:
-   ``"bsky1." + base64url(JSON)`` with the platform's token, the DPoP private scalar, the
-   account DID, its PDS URL and the issuer. ``refresh``, ``fetch_profile``, ``publish`` and
-   ``revoke`` parse them back. The stored credential is encrypted at rest as a whole (the
-   account's token fields are encrypted), key included; neither is ever logged or put into
-   an error message.
+* The tokens this adapter hands out and takes back are opaque strings that also carry the
+  DPoP key, the DID and the PDS (``credential.Credential``).
 
 Profile: ``app.bsky.actor.getProfile`` on the public AppView (public data, no token sent,
 so it does not tell whether the grant is still alive; refresh does).
@@ -50,36 +28,24 @@ Publish: ``com.atproto.repo.createRecord`` (an ``app.bsky.feed.post``) on the PD
 (at most 4, each at most 1,000,000 bytes) are uploaded first with
 ``com.atproto.repo.uploadBlob`` and embedded as ``app.bsky.embed.images``. Media must be
 images (video goes through a separate video service, not supported here). Text is at most
-300 graphemes (3000 bytes); links and hashtags get rich-text facets. Bluesky has no
-idempotency keys (a record key would have to be a timestamp-shaped TID), so
+300 graphemes (3000 bytes); links and hashtags get rich-text facets (``text``). Bluesky has
+no idempotency keys (a record key would have to be a timestamp-shaped TID), so
 ``idempotency_key`` is ignored. The post id returned is the record's AT URI.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 import mimetypes
-import re
-import secrets
-import threading
 import time
-import unicodedata
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import requests
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from django.conf import settings
 
-from . import http
-from .base import (
+from .. import http
+from ..base import (
     Profile,
     ProviderDefinitiveError,
     ProviderError,
@@ -88,20 +54,15 @@ from .base import (
     PublishResult,
     TokenSet,
 )
-from .oauth2 import OAuth2Provider, json_body, require
+from ..oauth2 import OAuth2Provider, json_body, require
+from .client import AUTHORIZE_URL, ISSUER, PAR_URL, REVOKE_URL, SCOPES, TOKEN_URL
+from .credential import Credential
+from .dpop import _nonce, _remember_nonce, dpop_key_from_verifier, dpop_proof, origin_of
+from .identity import AtprotoIdentity
+from .text import facets, grapheme_count
 
-# Authorization server: the Bluesky entryway, as its metadata document declares.
-# https://bsky.social/.well-known/oauth-authorization-server
-ISSUER = "https://bsky.social"
-PAR_URL = f"{ISSUER}/oauth/par"
-AUTHORIZE_URL = f"{ISSUER}/oauth/authorize"
-TOKEN_URL = f"{ISSUER}/oauth/token"
-REVOKE_URL = f"{ISSUER}/oauth/revoke"
-PLC_DIRECTORY = "https://plc.directory"
 PUBLIC_APPVIEW = "https://public.api.bsky.app"
-SCOPES = ("atproto", "transition:generic")
 
-TOKEN_PREFIX = "bsky1."
 POST_COLLECTION = "app.bsky.feed.post"
 MAX_IMAGES = 4
 MAX_GRAPHEMES = 300
@@ -117,263 +78,6 @@ RATE_LIMIT_ERROR = "RateLimitExceeded"
 # OAuth / DPoP errors (RFC 9449) that mean our proof was wrong, not that the grant died.
 DPOP_ERRORS = frozenset({"invalid_dpop_proof", "use_dpop_nonce"})
 
-DID_PLC = re.compile(r"did:plc:[a-z2-7]{24}")
-DID_WEB = re.compile(r"did:web:([A-Za-z0-9.-]+(?:%3[Aa][0-9]+)?)")
-
-_nonce_lock = threading.Lock()
-_nonces: dict[str, str] = {}  # origin -> the last DPoP nonce it sent
-
-
-def forget_nonces() -> None:
-    """Drop the remembered DPoP nonces (tests start from a clean slate)."""
-    with _nonce_lock:
-        _nonces.clear()
-
-
-def _nonce(origin: str) -> str | None:
-    with _nonce_lock:
-        return _nonces.get(origin)
-
-
-def _remember_nonce(origin: str, nonce: str) -> None:
-    with _nonce_lock:
-        _nonces[origin] = nonce
-
-
-# --- keys and DPoP proofs ----------------------------------------------------------------
-
-
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def b64url_decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def dpop_key_from_verifier(code_verifier: str) -> ec.EllipticCurvePrivateKey:
-    """The P-256 DPoP key of one authorization, derived from its PKCE verifier."""
-    if not code_verifier:
-        raise ProviderRequestError("bluesky needs the PKCE code verifier to derive the DPoP key")
-    salt = hashlib.sha256(f"socialhub bluesky dpop {settings.SECRET_KEY}".encode()).digest()
-    material = HKDF(
-        algorithm=hashes.SHA256(), length=48, salt=salt, info=b"socialhub/bluesky/dpop-key/v1"
-    ).derive(code_verifier.encode())
-    order = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551  # P-256 n
-    scalar = int.from_bytes(material, "big") % (order - 1) + 1
-    return ec.derive_private_key(scalar, ec.SECP256R1())
-
-
-def public_jwk(key: ec.EllipticCurvePrivateKey) -> dict[str, str]:
-    numbers = key.public_key().public_numbers()
-    return {
-        "kty": "EC",
-        "crv": "P-256",
-        "x": b64url(numbers.x.to_bytes(32, "big")),
-        "y": b64url(numbers.y.to_bytes(32, "big")),
-    }
-
-
-def jwk_thumbprint(jwk: dict[str, str]) -> str:
-    """RFC 7638 thumbprint of a P-256 public JWK (the ``jkt`` a token is bound to)."""
-    canonical = json.dumps(
-        {"crv": jwk["crv"], "kty": jwk["kty"], "x": jwk["x"], "y": jwk["y"]},
-        separators=(",", ":"),
-        sort_keys=True,
-    )
-    return b64url(hashlib.sha256(canonical.encode()).digest())
-
-
-def access_token_hash(token: str) -> str:
-    """The DPoP ``ath`` claim: base64url(SHA-256(access token))."""
-    return b64url(hashlib.sha256(token.encode("ascii")).digest())
-
-
-def htu(url: str) -> str:
-    """The DPoP ``htu`` of ``url``: without query and fragment."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}"
-
-
-def origin_of(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
-
-
-def dpop_proof(
-    key: ec.EllipticCurvePrivateKey,
-    method: str,
-    url: str,
-    *,
-    nonce: str | None = None,
-    access_token: str | None = None,
-) -> str:
-    """A DPoP proof JWT (RFC 9449) signed with ES256."""
-    header = {"typ": "dpop+jwt", "alg": "ES256", "jwk": public_jwk(key)}
-    claims: dict[str, Any] = {
-        "jti": secrets.token_urlsafe(18),
-        "htm": method.upper(),
-        "htu": htu(url),
-        "iat": int(time.time()),
-    }
-    if nonce:
-        claims["nonce"] = nonce
-    if access_token:
-        claims["ath"] = access_token_hash(access_token)
-    signing_input = ".".join(
-        b64url(json.dumps(part, separators=(",", ":")).encode()) for part in (header, claims)
-    )
-    r, s = decode_dss_signature(key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256())))
-    return f"{signing_input}.{b64url(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
-
-
-# --- the opaque credential -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Credential:
-    """What one stored token string carries: the platform's token and what using it needs."""
-
-    token: str
-    key: ec.EllipticCurvePrivateKey
-    did: str
-    pds: str
-    issuer: str = ISSUER
-
-    def encode(self) -> str:
-        scalar = self.key.private_numbers().private_value.to_bytes(32, "big")
-        payload = {
-            "token": self.token,
-            "dpop_key": b64url(scalar),
-            "did": self.did,
-            "pds": self.pds,
-            "iss": self.issuer,
-        }
-        return TOKEN_PREFIX + b64url(json.dumps(payload, separators=(",", ":")).encode())
-
-    @classmethod
-    def decode(cls, value: str) -> Credential:
-        """Parse a stored token; an unreadable one is a dead grant (connect again)."""
-        try:
-            if not value.startswith(TOKEN_PREFIX):
-                raise ValueError
-            payload = json.loads(b64url_decode(value[len(TOKEN_PREFIX) :]))
-            scalar = int.from_bytes(b64url_decode(payload["dpop_key"]), "big")
-            return cls(
-                token=str(payload["token"]),
-                key=ec.derive_private_key(scalar, ec.SECP256R1()),
-                did=str(payload["did"]),
-                pds=str(payload["pds"]),
-                issuer=str(payload.get("iss") or ISSUER),
-            )
-        except (ValueError, KeyError, TypeError, AttributeError):
-            raise ProviderDefinitiveError(
-                "the stored bluesky credential is unreadable", error_code="invalid_token"
-            ) from None
-
-
-def client_metadata(*, client_id: str, redirect_uris: list[str]) -> dict[str, Any]:
-    """The client metadata document ``client_id`` must serve (atproto OAuth, public web
-    client)."""
-    return {
-        "client_id": client_id,
-        "client_name": "socialhub",
-        "application_type": "web",
-        "grant_types": ["authorization_code", "refresh_token"],
-        "response_types": ["code"],
-        "scope": " ".join(SCOPES),
-        "token_endpoint_auth_method": "none",
-        "dpop_bound_access_tokens": True,
-        "redirect_uris": list(redirect_uris),
-    }
-
-
-# --- post text -----------------------------------------------------------------------------
-
-
-def grapheme_count(text: str) -> int:
-    """User-perceived characters, close to Unicode extended grapheme clusters: combining
-    marks, variation selectors, emoji modifiers and tags join the previous character, a
-    zero-width joiner joins two, regional indicators pair up into flags, CR LF is one."""
-    count = 0
-    joined = False
-    flag_open = False
-    previous = ""
-    for char in text:
-        point = ord(char)
-        if joined:
-            joined = False
-            previous = char
-            continue
-        if point == 0x200D:
-            joined = count > 0
-            continue
-        if (
-            unicodedata.category(char) in ("Mn", "Me", "Mc")
-            or 0xFE00 <= point <= 0xFE0F
-            or 0x1F3FB <= point <= 0x1F3FF
-            or 0xE0020 <= point <= 0xE007F
-        ) and count:
-            continue
-        if 0x1F1E6 <= point <= 0x1F1FF:
-            if flag_open:
-                flag_open = False
-                continue
-            flag_open = True
-        else:
-            flag_open = False
-        if char == "\n" and previous == "\r":
-            previous = char
-            continue
-        previous = char
-        count += 1
-    return count
-
-
-URL_PATTERN = re.compile(r"https?://[^\s<>\"]+")
-TAG_PATTERN = re.compile(r"(?<!\S)#(\w[\w-]*)")
-TRAILING_PUNCTUATION = ".,;:!?)]}'\""
-
-
-def facets(text: str) -> list[dict[str, Any]]:
-    """Rich-text facets for links and hashtags (byte offsets in UTF-8), which Bluesky does
-    not detect on its own."""
-
-    def byte_offset(index: int) -> int:
-        return len(text[:index].encode())
-
-    found: list[dict[str, Any]] = []
-    for match in URL_PATTERN.finditer(text):
-        url = match.group(0).rstrip(TRAILING_PUNCTUATION)
-        start = match.start()
-        found.append(
-            {
-                "index": {
-                    "byteStart": byte_offset(start),
-                    "byteEnd": byte_offset(start + len(url)),
-                },
-                "features": [{"$type": "app.bsky.richtext.facet#link", "uri": url}],
-            }
-        )
-    for match in TAG_PATTERN.finditer(text):
-        tag = match.group(1).rstrip(TRAILING_PUNCTUATION + "-")
-        if not tag or tag.isdigit() or len(tag) > 64:
-            continue
-        start = match.start(0) + match.group(0).index("#")
-        found.append(
-            {
-                "index": {
-                    "byteStart": byte_offset(start),
-                    "byteEnd": byte_offset(start + 1 + len(tag)),
-                },
-                "features": [{"$type": "app.bsky.richtext.facet#tag", "tag": tag}],
-            }
-        )
-    return sorted(found, key=lambda facet: facet["index"]["byteStart"])
-
-
-# --- the adapter ------------------------------------------------------------------------------
-
 
 # https://atproto.com/specs/oauth
 # https://docs.bsky.app/docs/advanced-guides/oauth-client
@@ -382,8 +86,7 @@ def facets(text: str) -> list[dict[str, Any]]:
 # https://docs.bsky.app/docs/api/app-bsky-actor-get-profile
 # https://docs.bsky.app/docs/advanced-guides/posts
 # https://docs.bsky.app/docs/advanced-guides/rate-limits
-# https://web.plc.directory/spec/v0.1/did-plc
-class BlueskyProvider(OAuth2Provider):
+class BlueskyProvider(AtprotoIdentity, OAuth2Provider):
     platform = "bluesky"
     authorize_url = AUTHORIZE_URL
     token_url = TOKEN_URL
@@ -555,43 +258,6 @@ class BlueskyProvider(OAuth2Provider):
             expires_at=tokens.expires_at,
             scopes=tokens.scopes,
         )
-
-    # --- identity ---------------------------------------------------------------------------
-
-    def did_document_url(self, did: str) -> str:
-        if DID_PLC.fullmatch(did):
-            return f"{PLC_DIRECTORY}/{did}"
-        web = DID_WEB.fullmatch(did)
-        if web:
-            host = web.group(1).replace("%3A", ":").replace("%3a", ":")
-            return f"https://{host}/.well-known/did.json"
-        raise ProviderRequestError("bluesky account DID has a method this service cannot resolve")
-
-    def pds_of(self, did: str) -> str:
-        """The account's PDS, from its DID document."""
-        document = self.api_json("GET", self.did_document_url(did))
-        if not isinstance(document, dict) or document.get("id") != did:
-            raise ProviderRequestError("bluesky account DID document does not match the DID")
-        for service in document.get("service") or []:
-            if not isinstance(service, dict):
-                continue
-            if str(service.get("id", "")).endswith("#atproto_pds") and (
-                service.get("type") == "AtprotoPersonalDataServer"
-            ):
-                endpoint = service.get("serviceEndpoint")
-                if isinstance(endpoint, str) and endpoint.startswith("https://"):
-                    return endpoint.rstrip("/")
-        raise ProviderRequestError("bluesky account DID document names no PDS")
-
-    def check_authorization_server(self, pds: str) -> None:
-        """The atproto identity check: the account's PDS must name this issuer as its
-        authorization server, or the issuer could vouch for an account it does not host."""
-        metadata = self.api_json("GET", f"{pds}/.well-known/oauth-protected-resource")
-        servers = metadata.get("authorization_servers") if isinstance(metadata, dict) else None
-        if not isinstance(servers, list) or ISSUER not in servers:
-            raise ProviderRequestError(
-                "bluesky account is not hosted behind the bsky.social authorization server"
-            )
 
     # --- profile ------------------------------------------------------------------------------
 
