@@ -54,6 +54,7 @@ from ..base import (
     PublishResult,
     TokenSet,
 )
+from ..media import fetch_media
 from ..oauth2 import OAuth2Provider, json_body, require
 from .client import AUTHORIZE_URL, ISSUER, PAR_URL, REVOKE_URL, SCOPES, TOKEN_URL
 from .credential import Credential
@@ -344,18 +345,7 @@ class BlueskyProvider(AtprotoIdentity, OAuth2Provider):
     def download_image(self, url: str, index: int) -> tuple[bytes, str]:
         """The bytes and type of image ``index``, refused before any upload if Bluesky
         would refuse it."""
-        response = http.request("GET", url)
-        if response.status_code == 429 or response.status_code >= 500:
-            raise ProviderTransientError(
-                f"media {index} could not be fetched now (HTTP {response.status_code})",
-                http_status=response.status_code,
-                retry_after=http.retry_after(response),
-            )
-        if response.status_code >= 400:
-            raise ProviderRequestError(
-                f"bluesky media {index} could not be fetched (HTTP {response.status_code})"
-            )
-        content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        content, content_type = fetch_media(url, label=f"bluesky media {index}")
         if not content_type.startswith("image/"):
             content_type = (mimetypes.guess_type(urlsplit(url).path)[0] or "").lower()
         require(
@@ -364,11 +354,11 @@ class BlueskyProvider(AtprotoIdentity, OAuth2Provider):
             f"media {index} is not an image (posts here take images only)",
         )
         require(
-            len(response.content) <= MAX_IMAGE_BYTES,
+            len(content) <= MAX_IMAGE_BYTES,
             self.platform,
             f"image {index} is larger than {MAX_IMAGE_BYTES} bytes",
         )
-        return response.content, content_type
+        return content, content_type
 
     def upload_blob(self, held: Credential, content: bytes, content_type: str) -> dict:
         body = json_body(

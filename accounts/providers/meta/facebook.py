@@ -21,8 +21,9 @@ from ..base import (
     PublishResult,
     TokenSet,
 )
+from ..media import is_video_url
 from ..oauth2 import require
-from .graph import GRAPH_API_VERSION, MetaProvider, _count, _text_field, is_video
+from .graph import GRAPH_API_VERSION, MetaProvider, _count, _text_field
 
 
 # https://developers.facebook.com/docs/facebook-login/guides/advanced/manual-flow
@@ -171,7 +172,7 @@ class FacebookPageProvider(MetaProvider):
         uploads attached to one ``/feed`` post) or one video (``/videos``).
         ``idempotency_key`` is ignored: the Pages API takes none."""
         require(bool(text or media_urls), self.platform, "needs text or media to publish")
-        videos = [url for url in media_urls if is_video(url)]
+        videos = [url for url in media_urls if is_video_url(url)]
         require(
             not videos or len(media_urls) == 1,
             self.platform,

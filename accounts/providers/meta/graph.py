@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import time
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
 import requests
 
@@ -48,7 +47,6 @@ BUSINESS_USE_CASE_CODES = range(80001, 80015)
 # are request errors.
 TRANSIENT_SUBCODES = frozenset({2207001, 2207003, 2207027, 2207032, 2207042})
 
-VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v")
 MESSAGE_LIMIT = 300
 
 
@@ -57,12 +55,6 @@ def _int(value: Any) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None
-
-
-def is_video(url: str) -> bool:
-    """Whether a media URL names a video (by its path's extension); anything else is an
-    image."""
-    return urlsplit(url).path.lower().endswith(VIDEO_SUFFIXES)
 
 
 def business_use_case_wait(response: requests.Response | None) -> float | None:

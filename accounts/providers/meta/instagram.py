@@ -13,8 +13,9 @@ settings): ``revoke()`` is a no-op. Publishing needs media: a container per imag
 from __future__ import annotations
 
 from ..base import Profile, ProviderRequestError, PublishResult, TokenSet
+from ..media import is_video_url
 from ..oauth2 import require
-from .graph import GRAPH_API_VERSION, MetaProvider, _count, _text_field, is_video
+from .graph import GRAPH_API_VERSION, MetaProvider, _count, _text_field
 
 
 # https://developers.facebook.com/docs/instagram-platform/instagram-api-with-instagram-login/business-login
@@ -145,7 +146,9 @@ class InstagramProvider(MetaProvider):
         if len(media_urls) == 1:
             url = media_urls[0]
             fields = (
-                {"media_type": "REELS", "video_url": url} if is_video(url) else {"image_url": url}
+                {"media_type": "REELS", "video_url": url}
+                if is_video_url(url)
+                else {"image_url": url}
             )
             if text:
                 fields["caption"] = text
@@ -155,13 +158,13 @@ class InstagramProvider(MetaProvider):
             for url in media_urls:
                 fields = (
                     {"media_type": "VIDEO", "video_url": url}
-                    if is_video(url)
+                    if is_video_url(url)
                     else {"image_url": url}
                 )
                 child = self._container(
                     user_id, access_token, {**fields, "is_carousel_item": "true"}
                 )
-                if is_video(url):
+                if is_video_url(url):
                     self.wait_until_ready(child, access_token)
                 children.append(child)
             fields = {"media_type": "CAROUSEL", "children": ",".join(children)}

@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..base import Profile, ProviderRequestError, PublishResult, TokenSet
+from ..media import is_video_url
 from ..oauth2 import require
-from .graph import MetaProvider, _int, _text_field, is_video
+from .graph import MetaProvider, _int, _text_field
 
 # The Threads API has its own version line.
 THREADS_API_VERSION = "v1.0"
@@ -133,7 +134,7 @@ class ThreadsProvider(MetaProvider):
 
     @staticmethod
     def _media_fields(url: str) -> dict[str, str]:
-        if is_video(url):
+        if is_video_url(url):
             return {"media_type": "VIDEO", "video_url": url}
         return {"media_type": "IMAGE", "image_url": url}
 
@@ -189,7 +190,7 @@ class ThreadsProvider(MetaProvider):
             child = self._container(
                 user_id, access_token, {**self._media_fields(url), "is_carousel_item": "true"}
             )
-            if is_video(url):
+            if is_video_url(url):
                 self.wait_until_ready(child, access_token)
             children.append(child)
         return children
