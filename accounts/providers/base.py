@@ -13,6 +13,7 @@ import secrets
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 
 class ProviderError(Exception):
@@ -111,6 +112,13 @@ class OAuthProvider(ABC):
     @abstractmethod
     def fetch_profile(self, *, access_token: str) -> Profile: ...
 
+    def prepare_publish(self, *, access_token: str, text: str, media_urls: list[str]) -> Any:
+        """What can be done before the post without publishing anything: uploading media,
+        waiting for the platform to process it. The publisher runs it before it holds the
+        account's platform-call lock, so a disconnect never waits for it; what it returns is
+        handed to ``publish`` as ``prepared``. Default: nothing to prepare."""
+        return None
+
     @abstractmethod
     def publish(
         self,
@@ -119,9 +127,12 @@ class OAuthProvider(ABC):
         text: str,
         media_urls: list[str],
         idempotency_key: str | None = None,
+        prepared: Any = None,
     ) -> PublishResult:
         """Post ``text`` (and media). With ``idempotency_key``, a repeat of the call with the
-        same key gets the post the first one made, where the platform supports it."""
+        same key gets the post the first one made, where the platform supports it.
+        ``prepared`` is what ``prepare_publish`` returned for this post (``None`` when the
+        call comes without it: the adapter then prepares here)."""
 
     @abstractmethod
     def revoke(self, *, access_token: str, refresh_token: str) -> None: ...

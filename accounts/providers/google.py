@@ -157,6 +157,7 @@ class YouTubeProvider(OAuth2Provider):
         text: str,
         media_urls: list[str],
         idempotency_key: str | None = None,
+        prepared: Any = None,
     ) -> PublishResult:
         require(bool(media_urls), self.platform, "needs a video to publish")
         require(len(media_urls) == 1, self.platform, "publishes one video per post")

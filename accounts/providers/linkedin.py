@@ -169,16 +169,11 @@ class LinkedInProvider(OAuth2Provider):
         """Who posts: ``urn:li:person:...`` or ``urn:li:organization:...``."""
         raise NotImplementedError
 
-    def publish(
-        self,
-        *,
-        access_token: str,
-        text: str,
-        media_urls: list[str],
-        idempotency_key: str | None = None,
-    ) -> PublishResult:
-        """Post ``text`` with up to 20 images. ``idempotency_key`` is ignored: the Posts API
-        has none."""
+    def prepare_publish(
+        self, *, access_token: str, text: str, media_urls: list[str]
+    ) -> tuple[str, list[str]]:
+        """Check the post, find its author and upload its images: (author, image URNs),
+        which publish nothing until a post names them."""
         require(bool(text.strip()) or bool(media_urls), self.platform, "needs text or images")
         require(len(media_urls) <= MAX_IMAGES, self.platform, "takes at most 20 images per post")
         images = [
@@ -190,9 +185,26 @@ class LinkedInProvider(OAuth2Provider):
             "takes JPEG, PNG or GIF images only (video is not supported)",
         )
         author = self.author_urn(access_token)
-        image_urns = [
+        return author, [
             self._upload_image(access_token, author, content) for content, _type in images
         ]
+
+    def publish(
+        self,
+        *,
+        access_token: str,
+        text: str,
+        media_urls: list[str],
+        idempotency_key: str | None = None,
+        prepared: tuple[str, list[str]] | None = None,
+    ) -> PublishResult:
+        """Post ``text`` with up to 20 images (uploaded by ``prepare_publish``).
+        ``idempotency_key`` is ignored: the Posts API has none."""
+        if prepared is None:
+            prepared = self.prepare_publish(
+                access_token=access_token, text=text, media_urls=media_urls
+            )
+        author, image_urns = prepared
         post: dict[str, Any] = {
             "author": author,
             "commentary": escape_commentary(text),

@@ -102,6 +102,7 @@ class PinterestProvider(OAuth2Provider):
         text: str,
         media_urls: list[str],
         idempotency_key: str | None = None,
+        prepared: Any = None,
     ) -> PublishResult:
         require(bool(media_urls), self.platform, "needs an image to create a Pin")
         require(

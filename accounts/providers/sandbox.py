@@ -101,7 +101,9 @@ class SandboxProvider(OAuthProvider):
         except (KeyError, TypeError, ValueError) as exc:
             raise ProviderRequestError("sandbox profile answer is malformed") from exc
 
-    def publish(self, *, access_token, text, media_urls, idempotency_key=None) -> PublishResult:
+    def publish(
+        self, *, access_token, text, media_urls, idempotency_key=None, prepared=None
+    ) -> PublishResult:
         headers = {"Authorization": f"Bearer {access_token}"}
         if idempotency_key:
             headers["Idempotency-Key"] = idempotency_key

@@ -193,6 +193,7 @@ class TikTokProvider(OAuth2Provider):
         text: str,
         media_urls: list[str],
         idempotency_key: str | None = None,
+        prepared: Any = None,
     ) -> PublishResult:
         require(bool(media_urls), self.platform, "needs a video or photos to publish")
         videos = [url for url in media_urls if is_video_url(url)]

@@ -146,16 +146,9 @@ class XProvider(OAuth2Provider):
 
     # --- publish -------------------------------------------------------------------------
 
-    def publish(
-        self,
-        *,
-        access_token: str,
-        text: str,
-        media_urls: list[str],
-        idempotency_key: str | None = None,
-    ) -> PublishResult:
-        """Post ``text`` with up to four images, or one video or GIF. ``idempotency_key``
-        is ignored: X has no idempotency key for posts."""
+    def prepare_publish(self, *, access_token: str, text: str, media_urls: list[str]) -> list[str]:
+        """Check the post, then upload its media (waiting for a video to be processed):
+        the media ids, which publish nothing until a post names them."""
         require(bool(text.strip()) or bool(media_urls), self.platform, "needs text or media")
         require(len(media_urls) <= MAX_IMAGES, self.platform, "takes at most 4 media per post")
         files = [
@@ -170,11 +163,28 @@ class XProvider(OAuth2Provider):
                 kind or "", MAX_VIDEO_BYTES
             )
             require(len(content) <= limit, self.platform, f"refuses {kind} media this large")
-
-        media_ids = [
+        return [
             self._upload(access_token, content, content_type, kind or "")
             for (content, content_type), kind in zip(files, kinds, strict=True)
         ]
+
+    def publish(
+        self,
+        *,
+        access_token: str,
+        text: str,
+        media_urls: list[str],
+        idempotency_key: str | None = None,
+        prepared: list[str] | None = None,
+    ) -> PublishResult:
+        """Post ``text`` with up to four images, or one video or GIF (uploaded by
+        ``prepare_publish``). ``idempotency_key`` is ignored: X has no idempotency key for
+        posts."""
+        media_ids = prepared
+        if media_ids is None:
+            media_ids = self.prepare_publish(
+                access_token=access_token, text=text, media_urls=media_urls
+            )
         post: dict[str, Any] = {}
         if text:
             post["text"] = text

@@ -1,6 +1,7 @@
 """Platform calls that act with an account's token, kept apart from its disconnect.
 
-The publisher holds a shared advisory lock on the account while it calls the platform, and
+The publisher holds a shared advisory lock on the account while it makes the call that
+publishes (media uploads and processing come before it, without the lock), and
 the disconnect takes it exclusively inside its transaction: a disconnect waits for the
 calls in flight, and a call that starts after a disconnect committed finds the account
 gone. Nothing is published after a disconnect, and no transaction stays open across a

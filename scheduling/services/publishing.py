@@ -291,17 +291,25 @@ def post_target_publish(*, target_id: uuid.UUID | str) -> PublishOutcome:
         )
 
     try:
+        provider = provider_for(target.account_platform)
+        media_urls = list(target.post.media_urls)
+        # Media uploads and processing publish nothing: done before the lock, so a
+        # disconnect does not wait for them.
+        prepared = provider.prepare_publish(
+            access_token=access_token, text=target.post.text, media_urls=media_urls
+        )
         with social_account_platform_call(target.social_account_id):
             # Read again under the lock: an account disconnected since is gone, and a
             # disconnect from now on waits for this call to end.
             account_status, access_token, _expires_at = _account_token(target.social_account_id)
             problem = _account_problem(account_status)
             if problem is None:
-                result = provider_for(target.account_platform).publish(
+                result = provider.publish(
                     access_token=access_token,
                     text=target.post.text,
-                    media_urls=list(target.post.media_urls),
+                    media_urls=media_urls,
                     idempotency_key=target.public_id,
+                    prepared=prepared,
                 )
     except TokenDecryptionError:
         logger.error("[posts] Target %s: the account's token does not decrypt", target.pk)

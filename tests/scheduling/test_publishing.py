@@ -873,3 +873,81 @@ def test_a_disconnect_racing_the_publisher_never_lets_a_post_out_after_it(monkey
     # both orderings really occurred
     assert ("disconnect_during_the_call", T.PUBLISHED) in outcomes
     assert ("disconnect_first", T.FAILED) in outcomes
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_disconnect_does_not_wait_for_media_being_prepared(monkeypatch, idle_broker):
+    """Uploads and processing (``prepare_publish``) run before the publisher takes the
+    account's lock: a disconnect meanwhile commits at once, and the post never goes out."""
+    preparing, go = threading.Event(), threading.Event()
+
+    def slow_prepare(self, **kwargs):
+        preparing.set()
+        assert go.wait(timeout=20)
+        return "uploaded-media"
+
+    published_with = []
+    original = SandboxProvider.publish
+
+    def recording_publish(self, **kwargs):
+        published_with.append(kwargs["prepared"])
+        return original(self, **kwargs)
+
+    monkeypatch.setattr(SandboxProvider, "prepare_publish", slow_prepare)
+    monkeypatch.setattr(SandboxProvider, "publish", recording_publish)
+    creator = UserFactory()
+    account = sandbox_connected_account(creator, Platform.X, handle="uploader")
+    post = due_post(creator, account)
+    [target_id] = post_targets_claim_due(limit=50)
+
+    publisher = _in_thread(lambda: post_target_publish_task.apply(args=[str(target_id)]))
+    assert preparing.wait(timeout=10)
+    disconnector = _in_thread(
+        lambda: social_account_disconnect(
+            account=account, actor=Actor.for_user(creator), reason="revoked_by_user"
+        )
+    )
+    disconnector.join(timeout=10)
+    finished_while_preparing = not disconnector.is_alive() and not go.is_set()
+    go.set()
+    _joined(publisher, disconnector)
+
+    assert finished_while_preparing
+    target = PostTarget.objects.get(pk=target_id)
+    assert target.status in {T.FAILED, T.CANCELED}
+    assert status_of(post) in {P.FAILED, P.CANCELED}
+    assert published_with == []
+    assert not SandboxPost.objects.filter(idempotency_key=target.public_id).exists()
+
+
+def test_what_was_prepared_is_handed_to_the_post(creator, monkeypatch):
+    monkeypatch.setattr(SandboxProvider, "prepare_publish", lambda self, **kw: ["media-1"])
+    handed = []
+    original = SandboxProvider.publish
+
+    def recording_publish(self, **kwargs):
+        handed.append(kwargs["prepared"])
+        return original(self, **kwargs)
+
+    monkeypatch.setattr(SandboxProvider, "publish", recording_publish)
+    account = sandbox_connected_account(creator, Platform.X, handle="prepared")
+    due_post(creator, account)
+    [target_id] = post_targets_claim_due(limit=50)
+
+    assert post_target_publish(target_id=target_id).status == "published"
+    assert handed == [["media-1"]]
+
+
+def test_media_refused_while_preparing_fails_the_target(creator, monkeypatch):
+    def refuse(self, **kwargs):
+        raise ProviderRequestError("x takes JPEG, PNG, WebP, GIF or MP4 media")
+
+    monkeypatch.setattr(SandboxProvider, "prepare_publish", refuse)
+    account = sandbox_connected_account(creator, Platform.X, handle="refused")
+    due_post(creator, account)
+    [target_id] = post_targets_claim_due(limit=50)
+
+    assert post_target_publish(target_id=target_id).status == "failed"
+    target = PostTarget.objects.get(pk=target_id)
+    assert "takes JPEG" in target.error
+    assert not SandboxPost.objects.filter(idempotency_key=target.public_id).exists()

@@ -289,9 +289,9 @@ class BlueskyProvider(AtprotoIdentity, OAuth2Provider):
 
     # --- publish ------------------------------------------------------------------------------
 
-    def publish(self, *, access_token, text, media_urls, idempotency_key=None) -> PublishResult:
-        """Post ``text`` with up to 4 images. ``idempotency_key`` is ignored: Bluesky has
-        no idempotency keys."""
+    def prepare_publish(self, *, access_token, text, media_urls) -> list[dict]:
+        """Check the post and upload its images: the image embeds, which publish nothing
+        until a post record names them."""
         held = Credential.decode(access_token)
         require(bool(text.strip()) or bool(media_urls), self.platform, "posts need text or images")
         require(
@@ -310,6 +310,22 @@ class BlueskyProvider(AtprotoIdentity, OAuth2Provider):
             f"posts take at most {MAX_IMAGES} images",
         )
         images = [self.download_image(url, index) for index, url in enumerate(media_urls, 1)]
+        return [
+            {"alt": "", "image": self.upload_blob(held, content, content_type)}
+            for content, content_type in images
+        ]
+
+    def publish(
+        self, *, access_token, text, media_urls, idempotency_key=None, prepared=None
+    ) -> PublishResult:
+        """Post ``text`` with up to 4 images (uploaded by ``prepare_publish``).
+        ``idempotency_key`` is ignored: Bluesky has no idempotency keys."""
+        held = Credential.decode(access_token)
+        embeds = prepared
+        if embeds is None:
+            embeds = self.prepare_publish(
+                access_token=access_token, text=text, media_urls=media_urls
+            )
         record: dict[str, Any] = {
             "$type": POST_COLLECTION,
             "text": text,
@@ -320,14 +336,8 @@ class BlueskyProvider(AtprotoIdentity, OAuth2Provider):
         found = facets(text)
         if found:
             record["facets"] = found
-        if images:
-            record["embed"] = {
-                "$type": "app.bsky.embed.images",
-                "images": [
-                    {"alt": "", "image": self.upload_blob(held, content, content_type)}
-                    for content, content_type in images
-                ],
-            }
+        if embeds:
+            record["embed"] = {"$type": "app.bsky.embed.images", "images": embeds}
         body = json_body(
             self.dpop_request(
                 "POST",

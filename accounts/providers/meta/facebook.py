@@ -167,7 +167,9 @@ class FacebookPageProvider(MetaProvider):
             metadata=metadata,
         )
 
-    def publish(self, *, access_token, text, media_urls, idempotency_key=None) -> PublishResult:
+    def publish(
+        self, *, access_token, text, media_urls, idempotency_key=None, prepared=None
+    ) -> PublishResult:
         """A text post (``/feed``), a photo (``/photos``), several photos (unpublished
         uploads attached to one ``/feed`` post) or one video (``/videos``).
         ``idempotency_key`` is ignored: the Pages API takes none."""

@@ -128,9 +128,10 @@ class InstagramProvider(MetaProvider):
         )
         return (_text_field(body, "status_code") or "").upper(), _text_field(body, "status") or ""
 
-    def publish(self, *, access_token, text, media_urls, idempotency_key=None) -> PublishResult:
-        """An image, a reel (video) or a carousel (2-10 items), captioned with ``text``.
-        ``idempotency_key`` is ignored: the container API takes none."""
+    def prepare_publish(self, *, access_token, text, media_urls) -> tuple[str, str]:
+        """Check the post, create its media container (an image, a reel or a carousel of
+        2-10 items, captioned with ``text``) and wait until Instagram has processed it:
+        (user id, container id). A container publishes nothing until ``media_publish``."""
         require(bool(media_urls), self.platform, "needs at least one image or video to publish")
         require(
             len(media_urls) <= self.carousel_limit,
@@ -172,6 +173,18 @@ class InstagramProvider(MetaProvider):
                 fields["caption"] = text
             container = self._container(user_id, access_token, fields)
         self.wait_until_ready(container, access_token)
+        return user_id, container
+
+    def publish(
+        self, *, access_token, text, media_urls, idempotency_key=None, prepared=None
+    ) -> PublishResult:
+        """Publish the container ``prepare_publish`` made. ``idempotency_key`` is ignored:
+        the container API takes none."""
+        if prepared is None:
+            prepared = self.prepare_publish(
+                access_token=access_token, text=text, media_urls=media_urls
+            )
+        user_id, container = prepared
         body = self.call(
             "POST",
             f"{self.api_base}/{user_id}/media_publish",

@@ -138,9 +138,10 @@ class ThreadsProvider(MetaProvider):
             return {"media_type": "VIDEO", "video_url": url}
         return {"media_type": "IMAGE", "image_url": url}
 
-    def publish(self, *, access_token, text, media_urls, idempotency_key=None) -> PublishResult:
-        """A text post, an image or video, or a carousel (2-20 items), then
-        ``threads_publish``. ``idempotency_key`` is ignored: the API takes none."""
+    def prepare_publish(self, *, access_token, text, media_urls) -> tuple[str, str]:
+        """Check the post and create its container (text, an image or video, or a carousel
+        of 2-20 items), waiting until Threads has processed its media: (user id, container
+        id). A container publishes nothing until ``threads_publish``."""
         require(bool(text or media_urls), self.platform, "needs text or media to publish")
         require(
             len(text) <= self.text_limit,
@@ -173,6 +174,18 @@ class ThreadsProvider(MetaProvider):
             container = self._container(user_id, access_token, fields)
         if media_urls:
             self.wait_until_ready(container, access_token)
+        return user_id, container
+
+    def publish(
+        self, *, access_token, text, media_urls, idempotency_key=None, prepared=None
+    ) -> PublishResult:
+        """Publish the container ``prepare_publish`` made. ``idempotency_key`` is ignored:
+        the API takes none."""
+        if prepared is None:
+            prepared = self.prepare_publish(
+                access_token=access_token, text=text, media_urls=media_urls
+            )
+        user_id, container = prepared
         published = self.call(
             "POST",
             f"{self.api_base}/{user_id}/threads_publish",

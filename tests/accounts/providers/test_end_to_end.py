@@ -12,7 +12,9 @@ from django.conf import settings
 from django.utils import timezone
 
 from accounts.models import OAuthState, SocialAccount, TokenRevocation
+from accounts.providers import adapter_classes
 from accounts.providers import http as provider_http
+from accounts.providers.base import pkce_pair
 from accounts.services.refresh import social_account_token_refresh
 from scheduling.models import PostTarget
 from scheduling.services import post_target_publish, post_targets_claim_due
@@ -165,7 +167,6 @@ def test_the_platform_down_at_the_exchange_is_a_503(fakes, user, user_client):
 
 @pytest.mark.parametrize("platform", PLATFORMS)
 def test_the_outbox_forgets_tokens_a_platform_cannot_revoke(platform, fakes):
-    from accounts.providers import adapter_classes
     from accounts.services.revocation import token_revocation_process
 
     row = TokenRevocation.objects.create(
@@ -181,3 +182,43 @@ def test_the_outbox_forgets_tokens_a_platform_cannot_revoke(platform, fakes):
         assert outcome.status != "unsupported"
     assert outcome.status in {"unsupported", "revoked", "refused"}
     assert not TokenRevocation.objects.filter(pk=row.pk).exists()
+
+
+# Uploads before the post --------------------------------------------------------------------
+
+# Platforms whose media is uploaded (and processed) before the post that publishes it.
+PREPARING = ["x", "linkedin_person", "linkedin_company", "bluesky", "instagram", "threads"]
+
+
+def granted_token(platform: str) -> str:
+    """An access token from the platform's fake, through the adapter's own OAuth flow."""
+    adapter = adapter_classes()[platform]()
+    verifier, challenge = pkce_pair()
+    url = adapter.authorization_url(
+        state="st",
+        code_challenge=challenge,
+        code_verifier=verifier,
+        redirect_uri=REDIRECT_URI,
+        options={},
+    )
+    back = provider_http.request("GET", url, allow_redirects=False).headers["Location"]
+    code = parse_qs(urlsplit(back).query)["code"][0]
+    return adapter.exchange_code(
+        code=code, redirect_uri=REDIRECT_URI, code_verifier=verifier
+    ).access_token
+
+
+@pytest.mark.parametrize("platform", PREPARING)
+def test_media_is_prepared_without_publishing_and_the_post_then_uses_it(platform, fakes):
+    fake, adapter = fakes[platform], adapter_classes()[platform]()
+    token = granted_token(platform)
+    media = ["https://cdn.example.com/photo.jpg"]
+
+    prepared = adapter.prepare_publish(access_token=token, text="Soon", media_urls=media)
+
+    assert prepared and fake.published == []  # uploaded, nothing out yet
+    calls_before, fetched_before = len(fake.calls), len(fakes["cdn"].calls)
+    result = adapter.publish(access_token=token, text="Soon", media_urls=media, prepared=prepared)
+    assert len(fake.published) == 1 and result.platform_post_id
+    assert len(fakes["cdn"].calls) == fetched_before  # the media is not fetched again
+    assert len(fake.calls) - calls_before <= 2  # the post itself, not the uploads again

@@ -40,7 +40,7 @@ class Example(OAuth2Provider):
     def fetch_profile(self, *, access_token):  # pragma: no cover - not used here
         raise NotImplementedError
 
-    def publish(self, *, access_token, text, media_urls, idempotency_key=None):  # pragma: no cover
+    def publish(self, *, access_token, text, media_urls, idempotency_key=None, prepared=None):
         raise NotImplementedError
 
 
