@@ -5,10 +5,12 @@ post, then a disconnect whose revoke reaches the platform."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
 from accounts.models import OAuthState, SocialAccount, TokenRevocation
@@ -19,6 +21,7 @@ from accounts.services.refresh import social_account_token_refresh
 from scheduling.models import PostTarget
 from scheduling.services import post_target_publish, post_targets_claim_due
 from tests.factories import PostTargetFactory, ScheduledPostFactory
+from tests.fake_platforms import CLIENT_SECRET
 from tests.helpers import CONNECT_URL, START_URL, assert_error, assert_success
 
 pytestmark = pytest.mark.django_db
@@ -222,3 +225,55 @@ def test_media_is_prepared_without_publishing_and_the_post_then_uses_it(platform
     assert len(fake.published) == 1 and result.platform_post_id
     assert len(fakes["cdn"].calls) == fetched_before  # the media is not fetched again
     assert len(fake.calls) - calls_before <= 2  # the post itself, not the uploads again
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_no_token_or_client_secret_is_stored_or_logged_in_plaintext(
+    platform, fakes, user, user_client, caplog
+):
+    from tests.test_security import _column_values, _text_columns
+
+    caplog.set_level(logging.DEBUG)
+    fake = fakes[platform]
+    connect_through(user_client, fake, platform)
+    account = SocialAccount.objects.get(user=user, platform=platform)
+    if account.refresh_token:
+        SocialAccount.objects.filter(pk=account.pk).update(
+            token_expires_at=timezone.now() + dt.timedelta(seconds=30)
+        )
+        social_account_token_refresh(social_account_id=account.pk)
+    post = ScheduledPostFactory(
+        author=user,
+        workspace=account.workspace,
+        text="Scan me",
+        media_urls=list(fake.e2e_media_urls),
+        scheduled_at=timezone.now() - dt.timedelta(seconds=5),
+    )
+    target = PostTargetFactory(post=post, social_account=account)
+    post_targets_claim_due(limit=10)
+    assert post_target_publish(target_id=target.pk).status == "published"
+
+    secrets = {CLIENT_SECRET} | {
+        token
+        for grant in list(fake.grants.values()) + list(fake.by_refresh.values())
+        for token in (grant.access_token, grant.refresh_token)
+    }
+    assert len(secrets) >= 2  # the client secret and at least the live access token
+    values = [
+        (f"{table}.{column}", value)
+        for table, names in _text_columns().items()
+        for column, value in _column_values(table, names)
+    ]
+    stored = [where for where, value in values if any(secret in value for secret in secrets)]
+    # Control: the scan reads the stored (encrypted) token and the handle.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT access_token FROM {SocialAccount._meta.db_table} WHERE id = %s", [account.pk]
+        )
+        (ciphertext,) = cursor.fetchone()
+    assert ciphertext in {value for _where, value in values}
+    logged = [
+        r.getMessage()[:80] for r in caplog.records if any(s in r.getMessage() for s in secrets)
+    ]
+    assert stored == []
+    assert logged == []
