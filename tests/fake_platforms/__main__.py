@@ -2,7 +2,8 @@
 
 Then run the service with ``PLATFORM_ORIGIN_OVERRIDES="*=http://127.0.0.1:8900/{host}"``,
 ``SOCIALHUB_SANDBOX=0`` and ``<PLATFORM>_CLIENT_ID=fake-client-id`` /
-``<PLATFORM>_CLIENT_SECRET=fake-client-secret`` for the platforms to connect.
+``<PLATFORM>_CLIENT_SECRET=fake-client-secret`` for the platforms to connect (Bluesky:
+``BLUESKY_CLIENT_ID`` only; its secret is a signing key, see the README).
 """
 
 from __future__ import annotations

@@ -7,6 +7,13 @@ a fresh ``jti``, the server's nonce, ``ath`` at the PDS) and that the tokens sta
 the key that started the authorization (the ``jkt``). A request without the current nonce
 gets ``use_dpop_nonce`` (400 at the entryway, 401 with ``WWW-Authenticate: DPoP`` at the
 PDS) and every answer carries the ``DPoP-Nonce`` header.
+
+The client is public by default (it names itself with ``client_id``). Given a client public
+key (``BlueskyFake(client_public_key=...)`` or the attribute, set by a test), it is a
+confidential client: PAR, token and revocation requests must carry a client assertion
+(RFC 7523: ES256 signed by that key with its ``kid``, ``iss`` = ``sub`` = the client id,
+``aud`` = the issuer, ``exp`` in the future, a ``jti`` never seen before), or get
+``invalid_client`` (401).
 """
 
 from __future__ import annotations
@@ -31,6 +38,8 @@ PLC = "plc.directory"
 PDS = "morel.us-east.host.bsky.network"
 APPVIEW = "public.api.bsky.app"
 PROOF_MAX_AGE = 300
+ASSERTION_MAX_LIFETIME = 300
+CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
 def b64url(data: bytes) -> str:
@@ -57,26 +66,40 @@ class ProofError(Exception):
         self.description = description
 
 
-def read_proof(proof: str) -> tuple[dict, dict]:
-    """The header and claims of a DPoP proof whose ES256 signature verifies against the
-    JWK it carries; ``ProofError`` otherwise."""
+def public_key_jwk(public_key: ec.EllipticCurvePublicKey) -> dict:
+    numbers = public_key.public_numbers()
+    return {
+        "kty": "EC",
+        "crv": "P-256",
+        "x": b64url(numbers.x.to_bytes(32, "big")),
+        "y": b64url(numbers.y.to_bytes(32, "big")),
+    }
+
+
+def read_jwt(
+    token: str, public_key=None, *, error: str = "invalid_dpop_proof"
+) -> tuple[dict, dict]:
+    """The header and claims of an ES256 JWT whose signature verifies against
+    ``public_key``, or (without one) the JWK its header carries; ``ProofError`` (with
+    ``error``) otherwise."""
     try:
-        header_part, claims_part, signature_part = proof.split(".")
+        header_part, claims_part, signature_part = token.split(".")
         header = json.loads(b64url_decode(header_part))
         claims = json.loads(b64url_decode(claims_part))
         signature = b64url_decode(signature_part)
-        jwk = header["jwk"]
-        if header.get("typ") != "dpop+jwt" or header.get("alg") != "ES256":
-            raise ProofError("invalid_dpop_proof", "typ must be dpop+jwt and alg ES256")
-        if jwk.get("kty") != "EC" or jwk.get("crv") != "P-256" or "d" in jwk:
-            raise ProofError("invalid_dpop_proof", "jwk must be a public P-256 key")
-        public_key = ec.EllipticCurvePublicNumbers(
-            int.from_bytes(b64url_decode(jwk["x"]), "big"),
-            int.from_bytes(b64url_decode(jwk["y"]), "big"),
-            ec.SECP256R1(),
-        ).public_key()
+        if header.get("alg") != "ES256" or not isinstance(claims, dict):
+            raise ProofError(error, "alg must be ES256")
+        if public_key is None:
+            jwk = header["jwk"]
+            if jwk.get("kty") != "EC" or jwk.get("crv") != "P-256" or "d" in jwk:
+                raise ProofError(error, "jwk must be a public P-256 key")
+            public_key = ec.EllipticCurvePublicNumbers(
+                int.from_bytes(b64url_decode(jwk["x"]), "big"),
+                int.from_bytes(b64url_decode(jwk["y"]), "big"),
+                ec.SECP256R1(),
+            ).public_key()
         if len(signature) != 64:
-            raise ProofError("invalid_dpop_proof", "bad ES256 signature length")
+            raise ProofError(error, "bad ES256 signature length")
         der = encode_dss_signature(
             int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
         )
@@ -84,9 +107,29 @@ def read_proof(proof: str) -> tuple[dict, dict]:
     except ProofError:
         raise
     except InvalidSignature:
-        raise ProofError("invalid_dpop_proof", "signature does not verify") from None
+        raise ProofError(error, "signature does not verify") from None
     except (ValueError, KeyError, TypeError, AttributeError):
-        raise ProofError("invalid_dpop_proof", "malformed DPoP proof") from None
+        raise ProofError(error, "malformed JWT") from None
+    return header, claims
+
+
+def read_proof(proof: str) -> tuple[dict, dict]:
+    """The header and claims of a DPoP proof whose ES256 signature verifies against the
+    JWK it carries; ``ProofError`` otherwise."""
+    header, claims = read_jwt(proof)
+    if header.get("typ") != "dpop+jwt":
+        raise ProofError("invalid_dpop_proof", "typ must be dpop+jwt and alg ES256")
+    return header, claims
+
+
+def read_client_assertion(
+    assertion: str, public_key: ec.EllipticCurvePublicKey
+) -> tuple[dict, dict]:
+    """The header and claims of a client assertion signed by ``public_key`` (whose kid
+    is the RFC 7638 thumbprint of its JWK); ``ProofError("invalid_client")`` otherwise."""
+    header, claims = read_jwt(assertion, public_key, error="invalid_client")
+    if header.get("kid") != thumbprint(public_key_jwk(public_key)):
+        raise ProofError("invalid_client", "unknown kid")
     return header, claims
 
 
@@ -97,8 +140,14 @@ class BlueskyFake(FakePlatform):
     access_ttl = 900
     e2e_media_urls = ["https://cdn.example.com/photo.jpg"]
 
-    def __init__(self) -> None:
+    # The public half of a confidential client's signing key; None: a public client.
+    client_public_key: ec.EllipticCurvePublicKey | None = None
+
+    def __init__(self, *, client_public_key: ec.EllipticCurvePublicKey | None = None) -> None:
         super().__init__()
+        if client_public_key is not None:
+            self.client_public_key = client_public_key
+        self.seen_assertion_jti: set[str] = set()
         self.nonces = {
             ENTRYWAY: "n-" + secrets.token_urlsafe(12),
             PDS: "n-" + secrets.token_urlsafe(12),
@@ -191,6 +240,43 @@ class BlueskyFake(FakePlatform):
         self.seen_jti.add(jti)
         return thumbprint(header["jwk"])
 
+    # --- client authentication ---------------------------------------------------------------
+
+    def client_refusal(self, request: Request) -> Answer | None:
+        """``invalid_client`` (401) unless the request names the client and, for a
+        confidential client, carries a valid client assertion (RFC 7523 §3)."""
+        if not self.client_ok(request):
+            return self.oauth_error("invalid_client", "unknown client", 401)
+        if self.client_public_key is None:
+            return None
+        try:
+            self.check_client_assertion(request.form)
+        except ProofError as error:
+            return self.oauth_error("invalid_client", error.description, 401)
+        return None
+
+    def check_client_assertion(self, form: dict[str, str]) -> None:
+        if form.get("client_assertion_type") != CLIENT_ASSERTION_TYPE:
+            raise ProofError("invalid_client", "client authentication required")
+        _header, claims = read_client_assertion(
+            form.get("client_assertion", ""), self.client_public_key
+        )
+        if claims.get("iss") != self.client_id or claims.get("sub") != self.client_id:
+            raise ProofError("invalid_client", "iss and sub must be the client id")
+        audience = claims.get("aud")
+        if audience != ISSUER and not (isinstance(audience, list) and ISSUER in audience):
+            raise ProofError("invalid_client", "aud must be the issuer")
+        now = time.time()
+        exp, iat = claims.get("exp"), claims.get("iat")
+        if not isinstance(exp, int) or exp <= now:
+            raise ProofError("invalid_client", "client assertion expired")
+        if not isinstance(iat, int) or iat > now + 60 or exp - iat > ASSERTION_MAX_LIFETIME:
+            raise ProofError("invalid_client", "iat in the future or lifetime too long")
+        jti = claims.get("jti")
+        if not isinstance(jti, str) or not jti or jti in self.seen_assertion_jti:
+            raise ProofError("invalid_client", "jti missing or replayed")
+        self.seen_assertion_jti.add(jti)
+
     def oauth_proof_error(self, error: ProofError) -> Answer:
         return self.oauth_error(error.error, error.description, 400)
 
@@ -218,8 +304,9 @@ class BlueskyFake(FakePlatform):
         )
 
     def par(self, request: Request) -> Answer:
-        if not self.client_ok(request):
-            return self.oauth_error("invalid_client", "unknown client", 401)
+        refusal = self.client_refusal(request)
+        if refusal is not None:
+            return refusal
         try:
             jkt = self.check_proof(request)
         except ProofError as error:
@@ -272,8 +359,9 @@ class BlueskyFake(FakePlatform):
         )
 
     def token(self, request: Request) -> Answer:
-        if not self.client_ok(request):
-            return self.oauth_error("invalid_client", "unknown client", 401)
+        refusal = self.client_refusal(request)
+        if refusal is not None:
+            return refusal
         try:
             jkt = self.check_proof(request)
         except ProofError as error:
@@ -303,8 +391,9 @@ class BlueskyFake(FakePlatform):
         return self.oauth_error("unsupported_grant_type")
 
     def revoke(self, request: Request) -> Answer:
-        if not self.client_ok(request):
-            return self.oauth_error("invalid_client", "unknown client", 401)
+        refusal = self.client_refusal(request)
+        if refusal is not None:
+            return refusal
         try:
             self.check_proof(request)
         except ProofError as error:

@@ -1,9 +1,21 @@
-"""Bluesky: AT Protocol OAuth (a public client), PAR, PKCE and DPoP-bound tokens.
+"""Bluesky: AT Protocol OAuth (a public or a confidential client), PAR, PKCE and DPoP-bound
+tokens.
+
+Two client modes (https://atproto.com/specs/oauth, "Confidential clients"):
+
+- *public* (``BLUESKY_CLIENT_ID`` only): no client authentication
+  (``token_endpoint_auth_method`` "none"). The spec keeps public clients' sessions short
+  (about a week overall), so creators connect again about weekly;
+- *confidential* (``BLUESKY_CLIENT_SECRET`` also holds an EC P-256 private key, PEM or
+  JWK): ``private_key_jwt``, an ES256 client assertion on PAR, token and revocation
+  requests, the public key in the client metadata document. Sessions may then last much
+  longer (refresh tokens of up to 180 days, no overall limit in the spec).
 
 - ``provider``: ``BlueskyProvider``, the adapter (OAuth with PAR, refresh, revoke, profile,
   publish, error classification) and the DPoP-signed requests it makes;
-- ``client``: the bsky.social entryway's endpoints, the scopes, ``client_metadata`` (the
-  document ``client_id`` serves);
+- ``client``: the bsky.social entryway's endpoints, the scopes, the confidential client's
+  signing key (``load_client_key``, ``ClientKey``: its key id and client assertions),
+  ``client_metadata`` (the document ``client_id`` serves);
 - ``dpop``: the DPoP key derived from the PKCE verifier, DPoP proofs, the nonces servers
   issue;
 - ``credential``: ``Credential``, the opaque ``bsky1.`` token string that carries the
@@ -18,7 +30,20 @@ that monkeypatches a name must patch it in the module that looks it up (for exam
 
 from __future__ import annotations
 
-from .client import AUTHORIZE_URL, ISSUER, PAR_URL, REVOKE_URL, SCOPES, TOKEN_URL, client_metadata
+from .client import (
+    AUTHORIZE_URL,
+    CLIENT_ASSERTION_LIFETIME,
+    CLIENT_ASSERTION_TYPE,
+    ISSUER,
+    PAR_URL,
+    REVOKE_URL,
+    SCOPES,
+    SIGNING_ALG,
+    TOKEN_URL,
+    ClientKey,
+    client_metadata,
+    load_client_key,
+)
 from .credential import TOKEN_PREFIX, Credential
 from .dpop import (
     access_token_hash,
@@ -26,6 +51,7 @@ from .dpop import (
     b64url_decode,
     dpop_key_from_verifier,
     dpop_proof,
+    es256_jwt,
     forget_nonces,
     htu,
     jwk_thumbprint,
@@ -49,6 +75,8 @@ from .text import TAG_PATTERN, TRAILING_PUNCTUATION, URL_PATTERN, facets, graphe
 
 __all__ = [
     "AUTHORIZE_URL",
+    "CLIENT_ASSERTION_LIFETIME",
+    "CLIENT_ASSERTION_TYPE",
     "DEFINITIVE_XRPC_ERRORS",
     "DID_PLC",
     "DID_WEB",
@@ -65,6 +93,7 @@ __all__ = [
     "RATE_LIMIT_ERROR",
     "REVOKE_URL",
     "SCOPES",
+    "SIGNING_ALG",
     "TAG_PATTERN",
     "TOKEN_PREFIX",
     "TOKEN_URL",
@@ -72,6 +101,7 @@ __all__ = [
     "URL_PATTERN",
     "AtprotoIdentity",
     "BlueskyProvider",
+    "ClientKey",
     "Credential",
     "access_token_hash",
     "b64url",
@@ -79,11 +109,13 @@ __all__ = [
     "client_metadata",
     "dpop_key_from_verifier",
     "dpop_proof",
+    "es256_jwt",
     "facets",
     "forget_nonces",
     "grapheme_count",
     "htu",
     "jwk_thumbprint",
+    "load_client_key",
     "origin_of",
     "public_jwk",
 ]

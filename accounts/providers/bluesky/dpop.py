@@ -134,6 +134,12 @@ def dpop_proof(
         claims["nonce"] = nonce
     if access_token:
         claims["ath"] = access_token_hash(access_token)
+    return es256_jwt(key, header, claims)
+
+
+def es256_jwt(key: ec.EllipticCurvePrivateKey, header: dict, claims: dict) -> str:
+    """A compact JWS of ``claims`` signed with ES256 (the raw 64-byte ``r || s`` signature
+    of RFC 7518 §3.4): DPoP proofs and client assertions."""
     signing_input = ".".join(
         b64url(json.dumps(part, separators=(",", ":")).encode()) for part in (header, claims)
     )

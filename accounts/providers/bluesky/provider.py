@@ -1,6 +1,14 @@
-"""The Bluesky adapter: AT Protocol OAuth (a public client), PAR, PKCE and DPoP-bound tokens.
+"""The Bluesky adapter: AT Protocol OAuth (a public or a confidential client), PAR, PKCE and
+DPoP-bound tokens.
 
 Auth model (https://atproto.com/specs/oauth):
+
+* The client is *public* (it only names itself with ``client_id``) unless a signing key is
+  configured (``BLUESKY_CLIENT_SECRET``): then it is *confidential* and authenticates with
+  ``private_key_jwt``, a fresh ES256 client assertion (RFC 7523) on every request to the
+  authorization server that authenticates the client (PAR, token, revocation), also on the
+  retry with a DPoP nonce (``client``). A key that does not parse is
+  ``ProviderNotConfigured``.
 
 * Every authorization starts with a pushed authorization request (PAR, mandatory) carrying
   the PKCE S256 challenge (mandatory), the state, the redirect URI and the scopes
@@ -16,7 +24,10 @@ Auth model (https://atproto.com/specs/oauth):
 * Access tokens live minutes (the atproto profile caps them at 30). Refresh tokens are
   DPoP-bound and single use: each refresh returns a new one (rotation). For public clients
   the profile's guideline is refresh tokens of at most 24 hours and sessions of at most
-  7 days; an ``invalid_grant`` at refresh then ends the grant (the creator connects again).
+  7 days, so creators connect again about weekly; confidential clients may get refresh
+  tokens of up to 180 days and sessions with no overall limit (the server decides). An
+  ``invalid_grant`` at refresh ends the grant (the creator connects again); an
+  ``invalid_client`` is our configuration (a request error), never the grant's end.
 * Revocation: the entryway's revocation endpoint (RFC 7009) ends the session; the
   refresh token is revoked first, then the access token.
 * The tokens this adapter hands out and takes back are opaque strings that also carry the
@@ -55,8 +66,17 @@ from ..base import (
     TokenSet,
 )
 from ..media import fetch_media
-from ..oauth2 import OAuth2Provider, json_body, require
-from .client import AUTHORIZE_URL, ISSUER, PAR_URL, REVOKE_URL, SCOPES, TOKEN_URL
+from ..oauth2 import Credentials, OAuth2Provider, json_body, require
+from .client import (
+    AUTHORIZE_URL,
+    CLIENT_ASSERTION_TYPE,
+    ISSUER,
+    PAR_URL,
+    REVOKE_URL,
+    SCOPES,
+    TOKEN_URL,
+    load_client_key,
+)
 from .credential import Credential
 from .dpop import _nonce, _remember_nonce, dpop_key_from_verifier, dpop_proof, origin_of
 from .identity import AtprotoIdentity
@@ -93,8 +113,30 @@ class BlueskyProvider(AtprotoIdentity, OAuth2Provider):
     token_url = TOKEN_URL
     revoke_url = REVOKE_URL
     default_scopes = SCOPES
-    token_auth_method = "none"
+    token_auth_method = "none"  # "private_key_jwt" once a signing key is configured
     requires_secret = False
+
+    def __init__(self, credentials: Credentials | None = None) -> None:
+        super().__init__(credentials)
+        # The confidential client's signing key (``client_secret``), None for a public one.
+        self.client_key = load_client_key(self.credentials.client_secret)
+        if self.client_key is not None:
+            self.token_auth_method = "private_key_jwt"
+
+    @property
+    def confidential(self) -> bool:
+        return self.client_key is not None
+
+    def client_fields(self) -> dict[str, str]:
+        """The form fields that identify (public) or authenticate (confidential) the client
+        at the authorization server; a fresh assertion at every call."""
+        fields = {"client_id": self.credentials.client_id}
+        if self.client_key is not None:
+            fields["client_assertion_type"] = CLIENT_ASSERTION_TYPE
+            fields["client_assertion"] = self.client_key.assertion(
+                client_id=self.credentials.client_id, audience=ISSUER
+            )
+        return fields
 
     # --- DPoP requests -----------------------------------------------------------------
 
@@ -105,14 +147,20 @@ class BlueskyProvider(AtprotoIdentity, OAuth2Provider):
         *,
         key: ec.EllipticCurvePrivateKey,
         access_token: str | None = None,
+        authenticate_client: bool = False,
         **kwargs,
     ) -> requests.Response:
         """One request with a DPoP proof (and the DPoP-bound token, at the PDS), retried
-        once with the server's nonce when it asks for one; checked by ``raise_for_answer``."""
+        once with the server's nonce when it asks for one; checked by ``raise_for_answer``.
+        With ``authenticate_client`` the form ``data`` also gets the client's fields
+        (``client_fields``), made again for each attempt."""
         origin = origin_of(url)
         extra_headers = dict(kwargs.pop("headers", None) or {})
+        form = kwargs.pop("data", None) if authenticate_client else None
         response: requests.Response | None = None
         for attempt in range(2):
+            if authenticate_client:
+                kwargs["data"] = {**self.client_fields(), **(form or {})}
             headers = dict(extra_headers)
             headers["DPoP"] = dpop_proof(
                 key, method, url, nonce=_nonce(origin), access_token=access_token
@@ -142,7 +190,9 @@ class BlueskyProvider(AtprotoIdentity, OAuth2Provider):
     def auth_server_post(
         self, url: str, data: dict[str, str], *, key: ec.EllipticCurvePrivateKey
     ) -> dict:
-        body = json_body(self.dpop_request("POST", url, key=key, data=data))
+        body = json_body(
+            self.dpop_request("POST", url, key=key, data=data, authenticate_client=True)
+        )
         if not isinstance(body, dict):
             raise ProviderRequestError("bluesky answered something that is not JSON")
         return body
@@ -156,7 +206,6 @@ class BlueskyProvider(AtprotoIdentity, OAuth2Provider):
         endpoint with the ``request_uri`` it answered. This makes a network call."""
         key = dpop_key_from_verifier(code_verifier)
         fields = {
-            "client_id": self.credentials.client_id,
             "response_type": "code",
             "redirect_uri": redirect_uri,
             "state": state,
@@ -180,7 +229,6 @@ class BlueskyProvider(AtprotoIdentity, OAuth2Provider):
             TOKEN_URL,
             {
                 "grant_type": "authorization_code",
-                "client_id": self.credentials.client_id,
                 "code": code,
                 "redirect_uri": redirect_uri,
                 "code_verifier": code_verifier,
@@ -198,7 +246,6 @@ class BlueskyProvider(AtprotoIdentity, OAuth2Provider):
             TOKEN_URL,
             {
                 "grant_type": "refresh_token",
-                "client_id": self.credentials.client_id,
                 "refresh_token": held.token,
             },
             key=held.key,
@@ -223,8 +270,8 @@ class BlueskyProvider(AtprotoIdentity, OAuth2Provider):
                 "POST",
                 REVOKE_URL,
                 key=held.key,
+                authenticate_client=True,
                 data={
-                    "client_id": self.credentials.client_id,
                     "token": held.token,
                     "token_type_hint": hint,
                 },
@@ -408,6 +455,10 @@ class BlueskyProvider(AtprotoIdentity, OAuth2Provider):
         description = str(body.get("message") or body.get("error_description") or code)[:200]
         if status >= 500:
             return ProviderTransientError(description, http_status=status, error_code=code)
+        if code == "invalid_client":
+            # The server does not accept our client (its metadata, the signing key, the
+            # assertion): our configuration, not the grant's end.
+            return ProviderRequestError(description, http_status=status, error_code=code)
         if code in DEFINITIVE_XRPC_ERRORS:
             return ProviderDefinitiveError(description, http_status=status, error_code=code)
         if code in DPOP_ERRORS:

@@ -19,7 +19,8 @@ def credentials(settings):
     settings.PROVIDER_CREDENTIALS = {
         platform: {
             "client_id": fake_platforms.CLIENT_ID,
-            "client_secret": fake_platforms.CLIENT_SECRET,
+            # Bluesky's client secret is a signing key (confidential mode): none here.
+            "client_secret": "" if platform == "bluesky" else fake_platforms.CLIENT_SECRET,
         }
         for platform in settings.SOCIAL_PLATFORMS
     }

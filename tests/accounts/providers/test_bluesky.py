@@ -1,6 +1,6 @@
 """The Bluesky adapter: PAR, DPoP (proofs, nonces, key binding), the code exchange with DID
-resolution, refresh, profile, publish, revoke and error classification, against hand-built
-answers."""
+resolution, refresh, profile, publish, revoke and error classification, and the confidential
+client's assertions (private_key_jwt), against hand-built answers."""
 
 from __future__ import annotations
 
@@ -41,15 +41,21 @@ from tests.accounts.providers.bluesky_answers import (
     TOKEN_URL,
     UPLOAD_URL,
     _fresh_nonces,  # noqa: F401 - an autouse fixture
+    assertion_of,
+    client_key_fixture,  # noqa: F401 - a fixture
+    confidential_fixture,  # noqa: F401 - a fixture
     did_document,
     form_of,
     held_fixture,  # noqa: F401 - a fixture
+    kid_of,
     nonce_please,
+    pem_of,
     pkce_fixture,  # noqa: F401 - a fixture
     proof_of,
     provider_fixture,  # noqa: F401 - a fixture
     stored,
     token_body,
+    without_assertion,
 )
 from tests.fake_platforms.bluesky import thumbprint
 
@@ -581,3 +587,138 @@ def test_revoke_5xx_is_transient(provider, answers, held):
     answers.add(responses_lib.POST, REVOKE_URL, status=500)
     with pytest.raises(ProviderTransientError):
         provider.revoke(access_token=held.encode(), refresh_token="")
+
+
+# --- a confidential client: private_key_jwt ---------------------------------------------------
+
+
+def test_a_confidential_client_is_configured_by_its_signing_key(credentials, client_key):
+    credentials["bluesky"] = {"client_id": CLIENT_ID, "client_secret": pem_of(client_key)}
+    adapter = provider_for("bluesky")
+    assert adapter.confidential and adapter.client_key.kid == kid_of(client_key)
+    assert adapter.token_auth_method == "private_key_jwt"
+    credentials["bluesky"] = {"client_id": CLIENT_ID, "client_secret": ""}
+    public = provider_for("bluesky")
+    assert not public.confidential and public.token_auth_method == "none"
+
+
+def test_par_of_a_confidential_client_carries_a_fresh_assertion_each_try(
+    confidential, client_key, answers, pkce
+):
+    verifier, challenge = pkce
+    answers.add(responses_lib.POST, PAR_URL, **nonce_please(nonce="nonce-1"))
+    answers.add(responses_lib.POST, PAR_URL, status=201, json={"request_uri": "urn:req-1"})
+
+    url = confidential.authorization_url(
+        state="st-1",
+        code_challenge=challenge,
+        code_verifier=verifier,
+        redirect_uri=REDIRECT_URI,
+        options={},
+    )
+
+    assert parse_qs(urlsplit(url).query) == {"client_id": [CLIENT_ID], "request_uri": ["urn:req-1"]}
+    assert len(answers.calls) == 2  # the first try, then the retry with the nonce
+    claims = [assertion_of(call, client_key) for call in answers.calls]
+    assert claims[0]["jti"] != claims[1]["jti"]  # a new assertion for the retry
+    for call in answers.calls:
+        assert without_assertion(form_of(call)) == {
+            "client_id": CLIENT_ID,
+            "response_type": "code",
+            "redirect_uri": REDIRECT_URI,
+            "state": "st-1",
+            "scope": "atproto transition:generic",
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+        }
+        assert "Authorization" not in call.request.headers  # no client secret, no Basic
+    assert proof_of(answers.calls[1])[1]["nonce"] == "nonce-1"  # DPoP as a public client
+
+
+def test_token_requests_of_a_confidential_client_carry_assertions(
+    confidential, client_key, answers, pkce
+):
+    verifier, _challenge = pkce
+    answers.add(responses_lib.POST, TOKEN_URL, **nonce_please(nonce="nonce-t"))
+    exchange_answers(answers)
+    tokens = confidential.exchange_code(
+        code="cod-1", redirect_uri=REDIRECT_URI, code_verifier=verifier
+    )
+    answers.add(responses_lib.POST, TOKEN_URL, **nonce_please(nonce="nonce-u"))
+    answers.add(
+        responses_lib.POST, TOKEN_URL, json=token_body(access_token="at-2", refresh_token="rt-2")
+    )
+    refreshed = confidential.refresh(refresh_token=tokens.refresh_token)
+
+    token_calls = [call for call in answers.calls if call.request.url == TOKEN_URL]
+    assert len(token_calls) == 4  # exchange and refresh, each retried with a nonce
+    claims = [assertion_of(call, client_key) for call in token_calls]
+    assert len({c["jti"] for c in claims}) == 4  # unique per request, retries included
+    assert without_assertion(form_of(token_calls[1])) == {
+        "grant_type": "authorization_code",
+        "client_id": CLIENT_ID,
+        "code": "cod-1",
+        "redirect_uri": REDIRECT_URI,
+        "code_verifier": verifier,
+    }
+    assert without_assertion(form_of(token_calls[3])) == {
+        "grant_type": "refresh_token",
+        "client_id": CLIENT_ID,
+        "refresh_token": "rt-1",
+    }
+    assert Credential.decode(refreshed.access_token).token == "at-2"
+    # no assertion towards the PLC directory or the PDS: only the authorization server
+    for call in answers.calls:
+        if call.request.url != TOKEN_URL:
+            assert call.request.body is None
+
+
+def test_revocation_of_a_confidential_client_carries_assertions(
+    confidential, client_key, answers, held
+):
+    answers.add(responses_lib.POST, REVOKE_URL, **nonce_please(nonce="nonce-r"))
+    answers.add(responses_lib.POST, REVOKE_URL, json={})
+    answers.add(responses_lib.POST, REVOKE_URL, json={})
+
+    confidential.revoke(access_token=held.encode(), refresh_token=stored(held, "rt-1"))
+
+    claims = [assertion_of(call, client_key) for call in answers.calls]
+    assert len({c["jti"] for c in claims}) == 3
+    assert [without_assertion(form_of(call)) for call in answers.calls[1:]] == [
+        {"client_id": CLIENT_ID, "token": "rt-1", "token_type_hint": "refresh_token"},
+        {"client_id": CLIENT_ID, "token": "at-1", "token_type_hint": "access_token"},
+    ]
+
+
+def test_a_public_client_sends_no_assertion(provider, answers, held):
+    answers.add(responses_lib.POST, REVOKE_URL, json={})
+    provider.revoke(access_token=held.encode(), refresh_token="")
+    assert form_of(answers.calls[0]) == {
+        "client_id": CLIENT_ID,
+        "token": "at-1",
+        "token_type_hint": "access_token",
+    }
+
+
+@pytest.mark.parametrize("mode", ["provider", "confidential"])
+def test_invalid_client_is_our_configuration_not_a_dead_grant(request, mode, answers, held, pkce):
+    adapter = request.getfixturevalue(mode)
+    refused = {
+        "status": 401,
+        "json": {"error": "invalid_client", "error_description": "Invalid client assertion"},
+    }
+    answers.add(responses_lib.POST, TOKEN_URL, **refused)
+    answers.add(responses_lib.POST, TOKEN_URL, **refused)
+    answers.add(responses_lib.POST, REVOKE_URL, **refused)
+    calls = [
+        lambda: adapter.exchange_code(
+            code="cod-1", redirect_uri=REDIRECT_URI, code_verifier=pkce[0]
+        ),
+        lambda: adapter.refresh(refresh_token=stored(held, "rt-1")),
+        lambda: adapter.revoke(access_token=held.encode(), refresh_token=""),
+    ]
+    for call in calls:
+        with pytest.raises(ProviderRequestError) as failed:
+            call()
+        assert not isinstance(failed.value, ProviderDefinitiveError)
+        assert (failed.value.error_code, failed.value.http_status) == ("invalid_client", 401)
