@@ -4,12 +4,12 @@ tokens.
 Two client modes (https://atproto.com/specs/oauth, "Confidential clients"):
 
 - *public* (``BLUESKY_CLIENT_ID`` only): no client authentication
-  (``token_endpoint_auth_method`` "none"). The spec keeps public clients' sessions short
-  (about a week overall), so creators connect again about weekly;
+  (``token_endpoint_auth_method`` "none"). The atproto OAuth specification keeps public
+  clients' sessions short (about a week overall), so creators connect again about weekly;
 - *confidential* (``BLUESKY_CLIENT_SECRET`` also holds an EC P-256 private key, PEM or
   JWK): ``private_key_jwt``, an ES256 client assertion on PAR, token and revocation
   requests, the public key in the client metadata document. Sessions may then last much
-  longer (refresh tokens of up to 180 days, no overall limit in the spec).
+  longer (refresh tokens of up to 180 days, no overall limit in the specification).
 
 - ``provider``: ``BlueskyProvider``, the adapter (OAuth with PAR, refresh, revoke, profile,
   publish, error classification) and the DPoP-signed requests it makes;

@@ -7,14 +7,14 @@ runs in one of two modes (https://atproto.com/specs/oauth, "Confidential clients
 "Client Authentication"):
 
 * **public** (no ``BLUESKY_CLIENT_SECRET``): ``token_endpoint_auth_method`` "none", the client
-  only names itself. The spec caps public clients' sessions (about a week overall, short
-  refresh tokens), so creators reconnect about weekly.
+  only names itself. The atproto OAuth specification caps public clients' sessions (about a
+  week overall, short refresh tokens), so creators reconnect about weekly.
 * **confidential** (``BLUESKY_CLIENT_SECRET`` holds an EC P-256 private key, PEM or JWK):
   ``private_key_jwt``. The metadata document publishes the public half of the key
   (``jwks``, ``kid`` = its RFC 7638 thumbprint) and every request that authenticates the
   client (PAR, token, revocation) carries a fresh ES256 client assertion (RFC 7523) signed
-  with it. The spec lets confidential clients' sessions last much longer (refresh tokens
-  of up to 180 days, no overall limit), so creators stay connected.
+  with it. The atproto OAuth specification lets confidential clients' sessions last much
+  longer (refresh tokens of up to 180 days, no overall limit), so creators stay connected.
 
 The signing key authenticates the app; it is not the DPoP key of an authorization (a
 different key per authorization, see ``dpop``). Tokens are DPoP-bound in both modes.
