@@ -23,6 +23,7 @@ from ..base import (
     ProviderError,
     ProviderRequestError,
     ProviderTransientError,
+    PublishResult,
     TokenSet,
 )
 from ..oauth2 import OAuth2Provider
@@ -196,6 +197,23 @@ class MetaProvider(OAuth2Provider):
     def container_status(self, container_id: str, access_token: str) -> tuple[str, str]:
         """The processing status of a media container and its error text, if any."""
         raise NotImplementedError
+
+    def publish_container(
+        self, access_token: str, prepared: tuple[str, str], *, edge: str
+    ) -> PublishResult:
+        """Publish a container ``prepare_publish`` made ((user id, container id)) through
+        ``edge`` (Instagram's ``media_publish``, Threads' ``threads_publish``)."""
+        user_id, container = prepared
+        body = self.call(
+            "POST",
+            f"{self.api_base}/{user_id}/{edge}",
+            access_token=access_token,
+            data={"creation_id": container},
+        )
+        post_id = _text_field(body, "id")
+        if post_id is None:
+            raise ProviderRequestError(f"{self.platform} did not return the published post id")
+        return PublishResult(platform_post_id=post_id)
 
     def wait_until_ready(self, container_id: str, access_token: str) -> None:
         """Poll a media container until the platform has processed it."""

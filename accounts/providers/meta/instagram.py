@@ -184,14 +184,4 @@ class InstagramProvider(MetaProvider):
             prepared = self.prepare_publish(
                 access_token=access_token, text=text, media_urls=media_urls
             )
-        user_id, container = prepared
-        body = self.call(
-            "POST",
-            f"{self.api_base}/{user_id}/media_publish",
-            access_token=access_token,
-            data={"creation_id": container},
-        )
-        media_id = _text_field(body, "id")
-        if media_id is None:
-            raise ProviderRequestError("instagram did not return the published media id")
-        return PublishResult(platform_post_id=media_id)
+        return self.publish_container(access_token, prepared, edge="media_publish")

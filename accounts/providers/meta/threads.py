@@ -185,17 +185,7 @@ class ThreadsProvider(MetaProvider):
             prepared = self.prepare_publish(
                 access_token=access_token, text=text, media_urls=media_urls
             )
-        user_id, container = prepared
-        published = self.call(
-            "POST",
-            f"{self.api_base}/{user_id}/threads_publish",
-            access_token=access_token,
-            data={"creation_id": container},
-        )
-        post_id = _text_field(published, "id")
-        if post_id is None:
-            raise ProviderRequestError("threads did not return the published post id")
-        return PublishResult(platform_post_id=post_id)
+        return self.publish_container(access_token, prepared, edge="threads_publish")
 
     def _children(self, user_id: str, access_token: str, urls: Iterable[str]) -> list[str]:
         children = []
